@@ -1,0 +1,109 @@
+/** Read-only questions about the version catalog. */
+import * as semver from "semver";
+import { BASE_RELOAD_FLAGS, KEY_LIST_FLAGS, RELEASE_LINES } from "./releases";
+import type { ReleaseLine } from "./types";
+
+export * from "./types";
+export { BASE_RELOAD_FLAGS };
+
+/** The line ("2.10") a release ("2.10.4") belongs to. */
+export function lineName(version: string): string {
+    const v = semver.parse(version);
+    if (!v) {
+        throw new Error(`"${version}" is not a version: expected MAJOR.MINOR.PATCH, for example "3.9.0"`);
+    }
+    return `${v.major}.${v.minor}`;
+}
+
+/** Every release the catalog knows, oldest first. */
+export function knownReleases(): string[] {
+    return RELEASE_LINES.flatMap((l) => [...l.releases]);
+}
+
+export function latestRelease(): string {
+    const all = knownReleases();
+    return all[all.length - 1];
+}
+
+export function oldestRelease(): string {
+    return knownReleases()[0];
+}
+
+/** The catalog line of a known release; a clear error for anything else. */
+export function releaseLine(version: string): ReleaseLine {
+    const name = lineName(version);
+    const line = RELEASE_LINES.find((l) => l.line === name);
+    if (!line || !line.releases.includes(version)) {
+        const hint = line
+            ? `the ${name} line has ${line.releases.join(", ")}`
+            : `known lines: ${RELEASE_LINES.map((l) => l.line).join(", ")}`;
+        throw new Error(
+            `unknown StackStorm version "${version}": ${hint}. ` +
+                `A new release needs an entry in components/catalog/releases.ts.`,
+        );
+    }
+    return line;
+}
+
+export function lineByName(name: string): ReleaseLine {
+    const line = RELEASE_LINES.find((l) => l.line === name);
+    if (!line) {
+        throw new Error(`unknown StackStorm release line "${name}"`);
+    }
+    return line;
+}
+
+/** Lines strictly after `from`'s line up to and including `to`'s line: every line an upgrade crosses. */
+export function linesCrossed(from: string, to: string): ReleaseLine[] {
+    const fromLine = semver.coerce(lineName(from))!;
+    const toLine = semver.coerce(lineName(to))!;
+    return RELEASE_LINES.filter((l) => {
+        const v = semver.coerce(l.line)!;
+        return semver.gt(v, fromLine) && semver.lte(v, toLine);
+    });
+}
+
+/** Compares two release line names ("2.10" > "2.9"). */
+export function compareLines(a: string, b: string): number {
+    return semver.compare(semver.coerce(a)!, semver.coerce(b)!);
+}
+
+/** Ids of every migration the program can execute (notices excluded). */
+export function executableMigrationIds(): string[] {
+    return RELEASE_LINES.flatMap((l) => l.migrations ?? []).filter((m) => m.kind !== "notice").map((m) => m.id);
+}
+
+/** Arguments that make `st2 key list -j` of this version print every key of every scope. */
+export function keyListArgs(version: string): string[] {
+    const flags = KEY_LIST_FLAGS.filter((f) => semver.gte(version, f.since));
+    return [...flags[flags.length - 1].args];
+}
+
+/**
+ * Checks the catalog's own consistency; run by the tests so that a bad edit of releases.ts is caught
+ * before it plans anything.
+ */
+export function catalogProblems(): string[] {
+    const problems: string[] = [];
+    const ids = new Set<string>();
+    let previous: string | undefined;
+    for (const line of RELEASE_LINES) {
+        for (const release of line.releases) {
+            if (!semver.valid(release)) problems.push(`${line.line}: "${release}" is not a version`);
+            else if (lineName(release) !== line.line) problems.push(`${release} is listed under line ${line.line}`);
+            if (previous && semver.valid(release) && !semver.gt(release, previous)) {
+                problems.push(`${release} is not newer than ${previous}: releases must be listed oldest first`);
+            }
+            previous = release;
+        }
+        for (const m of line.migrations ?? []) {
+            if (ids.has(m.id)) problems.push(`migration id ${m.id} is used twice`);
+            ids.add(m.id);
+            if (m.kind === "script" && m.shippedUntil && !RELEASE_LINES.some((l) => l.line === m.shippedUntil)) {
+                problems.push(`${m.id}: shippedUntil ${m.shippedUntil} is not a line of the catalog`);
+            }
+        }
+        if (!line.packages.includes("st2")) problems.push(`${line.line}: every line ships st2`);
+    }
+    return problems;
+}

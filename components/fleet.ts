@@ -1,0 +1,112 @@
+/**
+ * StackStormFleet: hosts upgraded in batches. Batch k+1 starts only after every host of batch k
+ * verified; with `rollout.stopOnFirstFailure`, no host of a batch stops its services before every
+ * host of the batch has passed preflight, downloaded its packages and made its backup.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { HostConfig, Settings } from "./config";
+import { StackStormHost, type StepSummary } from "./host";
+
+export interface StackStormFleetArgs {
+    hosts: readonly HostConfig[];
+    targetVersion: string;
+    /** Key for every host without one of its own. */
+    privateKey?: pulumi.Input<string>;
+    /** Keys of particular hosts, by host name. */
+    hostKeys?: Readonly<Record<string, pulumi.Input<string>>>;
+    settings: Settings;
+}
+
+/** What a pipeline reads per host (`pulumi stack output --json`). */
+export interface HostReport {
+    name: string;
+    address: string;
+    batch: number;
+    fromVersion: string;
+    targetVersion: string;
+    steps: StepSummary[];
+    migrations: string[];
+    skippedMigrations: string[];
+    notices: string[];
+    verifiedVersion?: string;
+    backupPath?: string;
+}
+
+/** Splits hosts into batches of `size`, keeping their order. */
+export function batches<T>(items: readonly T[], size: number): T[][] {
+    const out: T[][] = [];
+    for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+    return out;
+}
+
+export class StackStormFleet extends pulumi.ComponentResource {
+    readonly hosts: StackStormHost[];
+    /** Host names per batch, in rollout order. */
+    readonly batches: pulumi.Output<string[][]>;
+    readonly report: pulumi.Output<HostReport[]>;
+
+    constructor(name: string, args: StackStormFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("st2upgrade:fleet:StackStormFleet", name, {}, opts);
+        const { settings } = args;
+        const indexed = args.hosts.map((host, index) => ({ host, index }));
+        const groups = batches(indexed, settings.rollout.batchSize);
+
+        this.hosts = [];
+        let previousBatch: pulumi.Resource[] = [];
+        groups.forEach((group) => {
+            // The gate lists resources created after the hosts that wait on it: resolved once the batch exists.
+            let openGate: (prepared: pulumi.Resource[]) => void = () => undefined;
+            const gate = settings.rollout.stopOnFirstFailure && group.length > 1
+                ? pulumi.output(new Promise<pulumi.Resource[]>((resolve) => (openGate = resolve)))
+                : undefined;
+            const members = group.map(
+                ({ host, index }) =>
+                    new StackStormHost(
+                        `${name}-${host.name}`,
+                        {
+                            host,
+                            hostIndex: index,
+                            targetVersion: args.targetVersion,
+                            privateKey: keyFor(host, args),
+                            settings,
+                            startAfter: previousBatch,
+                            outageAfter: gate,
+                        },
+                        { parent: this },
+                    ),
+            );
+            openGate(members.flatMap((m) => (m.prepared ? [m.prepared] : [])));
+            this.hosts.push(...members);
+            previousBatch = members.flatMap((m) => (m.verified ? [m.verified] : []));
+        });
+
+        this.batches = pulumi.output(groups.map((g) => g.map(({ host }) => host.name)));
+        this.report = pulumi.all(
+            this.hosts.map((h, i) => {
+                const host = args.hosts[i];
+                return pulumi
+                    .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath])
+                    .apply(([steps, migrations, notices, verifiedVersion, backupPath]): HostReport => ({
+                        name: host.name,
+                        address: host.address,
+                        batch: Math.floor(i / settings.rollout.batchSize) + 1,
+                        fromVersion: h.plan.from,
+                        targetVersion: h.plan.to,
+                        steps,
+                        migrations,
+                        skippedMigrations: h.plan.skipped,
+                        notices,
+                        ...(verifiedVersion ? { verifiedVersion } : {}),
+                        ...(backupPath ? { backupPath } : {}),
+                    }));
+            }),
+        );
+        this.registerOutputs({ batches: this.batches, report: this.report });
+    }
+}
+
+function keyFor(host: HostConfig, args: StackStormFleetArgs): pulumi.Input<string> {
+    const key = args.hostKeys?.[host.name] ?? args.privateKey;
+    if (key === undefined) throw new Error(`host ${host.name} has no SSH private key`);
+    return key;
+}

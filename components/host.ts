@@ -1,0 +1,139 @@
+/**
+ * StackStormHost: one host's upgrade as a chain of `remote.Command`s. The component only wires
+ * Pulumi; what runs comes from `plan` and `scripts`.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { HostConfig, Settings } from "./config";
+import { plan as planUpgrade, plannedMigrationIds, type UpgradePlan } from "./plan";
+import { upgradeSteps, type Step } from "./scripts";
+
+export interface StackStormHostArgs {
+    /** The host, as validated by `parseConfig`. */
+    host: HostConfig;
+    /** Position of the host in the `hosts` config, so messages name the key to fix. */
+    hostIndex?: number;
+    targetVersion: string;
+    /** SSH private key; kept secret in state. */
+    privateKey: pulumi.Input<string>;
+    settings: Settings;
+    /** Resources that must finish before this host's first step (the previous batch). */
+    startAfter?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
+    /** Resources that must finish before this host's services stop (its batch's preparation). */
+    outageAfter?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
+}
+
+/** What one step records in the outputs. */
+export interface StepSummary {
+    name: string;
+    title: string;
+    phase: Step["phase"];
+}
+
+export class StackStormHost extends pulumi.ComponentResource {
+    /** The plan this host's steps carry out (plain data, known at preview). */
+    readonly plan: UpgradePlan;
+    /** The commands, in execution order. */
+    readonly commands: command.remote.Command[];
+    /** Last command of the preparation (backup); undefined when there is nothing to do. */
+    readonly prepared?: command.remote.Command;
+    /** The verification command; undefined when there is nothing to do. */
+    readonly verified?: command.remote.Command;
+    readonly fromVersion: pulumi.Output<string>;
+    readonly targetVersion: pulumi.Output<string>;
+    readonly steps: pulumi.Output<StepSummary[]>;
+    readonly migrations: pulumi.Output<string[]>;
+    readonly notices: pulumi.Output<string[]>;
+    /** Version `verify` found on the host after the upgrade. */
+    readonly verifiedVersion: pulumi.Output<string | undefined>;
+    /** Backup folder on the host. */
+    readonly backupPath: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: StackStormHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("st2upgrade:host:StackStormHost", name, {}, opts);
+        const { host, settings } = args;
+        this.plan = planUpgrade(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations);
+        const steps = upgradeSteps({ host, hostIndex: args.hostIndex ?? 0, plan: this.plan, settings });
+
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: host.address,
+            port: host.port,
+            user: host.user,
+            privateKey: pulumi.secret(args.privateKey),
+            dialErrorLimit: settings.ssh.dialAttempts,
+            perDialTimeout: settings.ssh.dialTimeoutSeconds,
+        };
+
+        this.commands = [];
+        const byKey = new Map<string, command.remote.Command>();
+        for (const step of steps) {
+            const previous = this.commands[this.commands.length - 1];
+            const cmd = new command.remote.Command(
+                `${name}-${step.key}`,
+                {
+                    connection,
+                    create: step.script.command,
+                    // Keyed on the upgrade, not on the script text: a new target re-runs the chain, while a
+                    // newer st2-upgrade or a new SSH key never re-runs a step that already succeeded.
+                    triggers: [this.plan.from, this.plan.to, step.key],
+                    addPreviousOutputInEnv: false,
+                },
+                {
+                    parent: this,
+                    dependsOn: dependencies(step, previous, byKey.get("backup"), args),
+                    ignoreChanges: ["create", "connection"],
+                },
+            );
+            byKey.set(step.key, cmd);
+            this.commands.push(cmd);
+        }
+        this.prepared = byKey.get("backup");
+        this.verified = byKey.get("verify");
+
+        this.fromVersion = pulumi.output(this.plan.from);
+        this.targetVersion = pulumi.output(this.plan.to);
+        this.steps = pulumi.output(steps.map((s) => ({ name: `${name}-${s.key}`, title: s.title, phase: s.phase })));
+        this.migrations = pulumi.output(plannedMigrationIds(this.plan));
+        this.notices = pulumi.output(this.plan.notices.map((n) => `${n.id}: ${n.why}`));
+        this.verifiedVersion = this.verified ? this.verified.stdout.apply(parseVerifiedVersion) : pulumi.output(undefined);
+        this.backupPath = this.prepared ? this.prepared.stdout.apply(parseBackupPath) : pulumi.output(undefined);
+
+        this.registerOutputs({
+            fromVersion: this.fromVersion,
+            targetVersion: this.targetVersion,
+            steps: this.steps,
+            migrations: this.migrations,
+            notices: this.notices,
+            verifiedVersion: this.verifiedVersion,
+            backupPath: this.backupPath,
+        });
+    }
+}
+
+/** Each step waits for the one before it; the first for the previous batch, `stop` for the batch's preparation. */
+function dependencies(
+    step: Step,
+    previous: pulumi.Resource | undefined,
+    backup: pulumi.Resource | undefined,
+    args: StackStormHostArgs,
+): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+    if (!previous) return args.startAfter ?? [];
+    if (step.key === "stop" && args.outageAfter && backup) {
+        return pulumi.output(args.outageAfter).apply((gate) => [previous, ...(gate as pulumi.Resource[])]);
+    }
+    return [previous];
+}
+
+/** `VERIFIED {"version":"3.9.0",...}` -> "3.9.0". */
+export function parseVerifiedVersion(stdout: string): string | undefined {
+    const line = stdout.split("\n").find((l) => l.startsWith("VERIFIED "));
+    return line ? (JSON.parse(line.slice("VERIFIED ".length)) as { version: string }).version : undefined;
+}
+
+/** `BACKUP_PATH=/var/backups/...` -> the path. */
+export function parseBackupPath(stdout: string): string | undefined {
+    return stdout
+        .split("\n")
+        .find((l) => l.startsWith("BACKUP_PATH="))
+        ?.slice("BACKUP_PATH=".length);
+}

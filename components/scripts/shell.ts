@@ -1,0 +1,67 @@
+/**
+ * Shell text helpers: quoting and the envelope every step runs in. Everything a host executes is
+ * generated through here, so quoting and error handling are decided once.
+ */
+
+/** Quotes a value for bash; safe for any byte string without NUL. */
+export function q(value: string): string {
+    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `name=(a b c)` with every item quoted. */
+export function bashArray(name: string, items: readonly string[]): string {
+    return `${name}=(${items.map(q).join(" ")})`;
+}
+
+const END = "ST2_UPGRADE_STEP";
+
+export interface StepScript {
+    /** The bash program run as root on the host; what shellcheck checks. */
+    body: string;
+    /** What `remote.Command` sends: runs `body` under `sudo -n` and `timeout`. Readable in preview. */
+    command: string;
+}
+
+/** Who and what a script is for: names every message so an error says host, step and cause. */
+export interface ScriptIdentity {
+    host: string;
+    step: string;
+    title: string;
+}
+
+/**
+ * Assembles a step: a bash program with strict mode and messages that name host and step, and the
+ * command that runs it as root with a time limit.
+ *
+ * The body travels as one argument of `bash -c`, not on stdin: a command inside the step that
+ * reads stdin (psql, apt's prompts) would otherwise swallow the rest of the script.
+ */
+export function stepScript(id: ScriptIdentity, functions: readonly string[], lines: readonly string[], timeoutSeconds: number): StepScript {
+    const body = [
+        "#!/bin/bash",
+        `# st2-upgrade: ${id.title}`,
+        "set -euo pipefail",
+        `readonly ST2U_HOST=${q(id.host)} ST2U_STEP=${q(id.step)}`,
+        `log() { printf '[st2-upgrade %s/%s] %s\\n' "$ST2U_HOST" "$ST2U_STEP" "$*"; }`,
+        `die() { printf '[st2-upgrade %s/%s] ERROR: %s\\n' "$ST2U_HOST" "$ST2U_STEP" "$*" >&2; exit 1; }`,
+        ...functions,
+        ...lines,
+        "",
+    ].join("\n");
+    if (body.split("\n").includes(END)) {
+        throw new Error(`step ${id.step} of ${id.host}: the script contains the line ${END}`);
+    }
+    const tag = `[st2-upgrade ${id.host}/${id.step}]`;
+    const command = [
+        `# ${id.title}`,
+        `if ! sudo -n true 2>/dev/null; then echo ${q(`${tag} ERROR: passwordless sudo is required: 'sudo -n true' failed for`)} "$(id -un)@$(hostname)" >&2; exit 1; fi`,
+        `step=$(cat <<'${END}'`,
+        body,
+        END,
+        `)`,
+        `rc=0; sudo -n timeout -k 30 ${timeoutSeconds} bash -c "$step" st2-upgrade </dev/null || rc=$?`,
+        `if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo ${q(`${tag} ERROR: timed out after ${timeoutSeconds} s (timeouts in the stack config)`)} >&2; fi`,
+        `exit "$rc"`,
+    ].join("\n");
+    return { body, command };
+}
