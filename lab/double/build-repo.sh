@@ -1,0 +1,76 @@
+#!/bin/bash
+# Build the StackStorm test double's Debian packages and a flat apt repository.
+# usage: lab/double/build-repo.sh OUT_DIR
+#   OUT_DIR gets *.deb, Packages, Packages.gz, Release and .source-hash.
+#   Serve it and use:  deb [trusted=yes] http://HOST:PORT/ ./
+# No network (except `apt-get install` of dpkg-dev if it is missing).  Deterministic:
+# same sources -> same bytes; skipped when the sources' hash is unchanged.
+set -euo pipefail
+
+OUT=${1:?usage: build-repo.sh OUT_DIR}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export LC_ALL=C.UTF-8 LANG=C.UTF-8 TZ=UTC
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+
+need() {
+    local missing=()
+    for cmd_pkg in "$@"; do
+        command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || missing+=("${cmd_pkg#*:}")
+    done
+    if ((${#missing[@]})); then
+        echo "build-repo: installing ${missing[*]}" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+    fi
+}
+need dpkg-deb:dpkg dpkg-scanpackages:dpkg-dev gzip:gzip python3:python3 sha256sum:coreutils
+
+# Hash of everything that goes into the packages.
+source_hash() {
+    (
+        cd "$HERE"
+        find build-repo.sh versions.tsv src tools -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
+            xargs -0 sha256sum
+    ) | sha256sum | cut -d' ' -f1
+}
+HASH=$(source_hash)
+if [[ -f $OUT/.source-hash && $(cat "$OUT/.source-hash") == "$HASH" && -f $OUT/Packages.gz ]]; then
+    echo "build-repo: $OUT is up to date (sources $HASH)"
+    exit 0
+fi
+
+mkdir -p "$(dirname "$OUT")"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/st2-double-build.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+umask 022
+python3 "$HERE/tools/stage.py" "$HERE" "$WORK/stage"
+mkdir -p "$WORK/repo"
+for d in "$WORK"/stage/*/; do
+    d=${d%/}
+    find "$d" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    base=$(basename "$d")                       # <package>_<version>
+    dpkg-deb --root-owner-group -Zgzip -z9 --build "$d" "$WORK/repo/${base}_all.deb" >/dev/null
+done
+(
+    cd "$WORK/repo"
+    dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages
+    gzip -9 -n -c Packages >Packages.gz
+    {
+        echo "Origin: st2-upgrade lab"
+        echo "Label: StackStorm test double"
+        echo "Suite: ./"
+        echo "Date: $(date -u -d "@$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S UTC')"
+        echo "SHA256:"
+        for f in Packages Packages.gz; do
+            printf ' %s %s %s\n' "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "$f"
+        done
+    } >Release
+    echo "$HASH" >.source-hash
+)
+# Swap in atomically-ish: a server pointed at OUT keeps serving a complete repo.
+if [[ -d $OUT ]]; then
+    mv "$OUT" "$WORK/old"
+fi
+mv "$WORK/repo" "$OUT"
+chmod 755 "$OUT"
+echo "build-repo: $(find "$OUT" -name '*.deb' | wc -l) packages in $OUT (sources $HASH)"

@@ -1,0 +1,686 @@
+"""`st2`: the StackStorm CLI of the double, version-gated like st2client."""
+import argparse
+import base64
+import configparser
+import hashlib
+import json
+import os
+import re
+import secrets
+import sys
+import time
+
+from . import common as c
+from . import content
+from . import executions
+from . import kv
+
+PORTS = {'st2api': 9101, 'st2auth': 9100}
+
+
+class CLIError(Exception):
+    pass
+
+
+class ArgParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write('%s: error: %s\n' % (self.prog, message))
+        sys.exit(2)
+
+
+# --------------------------------------------------------------------------- API / auth
+
+def conn_refused(svc, path):
+    return CLIError("HTTPConnectionPool(host='127.0.0.1', port=%d): Max retries exceeded with "
+                    "url: %s (Caused by NewConnectionError('<urllib3.connection.HTTPConnection "
+                    "object>: Failed to establish a new connection: [Errno 111] Connection "
+                    "refused'))" % (PORTS[svc], path))
+
+
+def api(path, user='-', method='GET'):
+    """Every CLI call that goes to st2api: the service must run and the DB answer."""
+    if not c.service_running('st2api'):
+        raise conn_refused('st2api', path)
+    try:
+        c.check_db()
+    except c.DBError as e:
+        raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s for url: '
+                       'http://127.0.0.1:9101%s' % (e, path))
+    c.audit('st2api', 'api_request', method=method, path=path, user=user)
+
+
+def htpasswd_ok(user, password):
+    try:
+        with open('/etc/st2/htpasswd') as f:
+            for line in f:
+                u, _, h = line.strip().partition(':')
+                if u != user:
+                    continue
+                if h.startswith('{SHA}'):
+                    return h[5:] == base64.b64encode(
+                        hashlib.sha1(password.encode()).digest()).decode()
+                if h.startswith('$sha256$'):
+                    salt, digest = h[8:].split('$', 1)
+                    return hashlib.sha256((salt + password).encode()).hexdigest() == digest
+    except OSError:
+        return False
+    return False
+
+
+def issue_token(user, ttl=86400):
+    tok = secrets.token_hex(16)
+    with c.db_lock():
+        docs = c.load('tokens')
+        docs.append({'_id': c.new_id(), 'user': user, 'token': tok,
+                     'expiry': int(time.time()) + ttl})
+        c.save('tokens', docs)
+    c.audit('st2auth', 'token_issued', user=user)
+    return tok
+
+
+def auth_enabled():
+    v = c.conf_get(c.load_config(), 'auth', 'enable', 'True')
+    return v.strip().lower() in ('true', '1', 'yes')
+
+
+def cli_config():
+    cp = configparser.ConfigParser(interpolation=None)
+    path = os.environ.get('ST2_CONFIG_FILE') or os.path.expanduser('~/.st2/config')
+    cp.read(path)
+    return cp
+
+
+def authenticate(path):
+    """The user a request runs as; raises the real client's 401 when nothing is given."""
+    tok = os.environ.get('ST2_AUTH_TOKEN')
+    if tok:
+        for d in c.load('tokens'):
+            if d['token'] == tok and d['expiry'] > time.time():
+                return d['user']
+        raise CLIError('401 Client Error: Unauthorized\nMESSAGE: Unauthorized - Token with value'
+                       ' "%s" not found for url: http://127.0.0.1:9101%s' % (tok, path))
+    key = os.environ.get('ST2_API_KEY')
+    if key and c.at_least('2.0'):
+        h = hashlib.sha256(key.encode()).hexdigest()
+        for d in c.load('apikeys'):
+            if d['key_hash'] == h and d.get('enabled', True):
+                return d['user']
+        raise CLIError('401 Client Error: Unauthorized\nMESSAGE: Unauthorized - ApiKey with '
+                       'key_hash=%s not found. for url: http://127.0.0.1:9101%s' % (h, path))
+    cp = cli_config()
+    user = c.conf_get(cp, 'credentials', 'username')
+    password = c.conf_get(cp, 'credentials', 'password')
+    if user and password:
+        if not c.service_running('st2auth'):
+            raise conn_refused('st2auth', '/tokens')
+        if not htpasswd_ok(user, password):
+            raise CLIError('Failed to authenticate with credentials provided in the config. '
+                           '401 Client Error: Unauthorized for url: http://127.0.0.1:9100/tokens')
+        issue_token(user)
+        return user
+    if not auth_enabled():
+        return 'stanley'
+    raise CLIError('401 Client Error: Unauthorized\nMESSAGE: Unauthorized - One of Token or API '
+                   'key required. for url: http://127.0.0.1:9101%s' % path)
+
+
+def call(path, method='GET'):
+    if not c.service_running('st2api'):
+        raise conn_refused('st2api', path)
+    user = authenticate(path)
+    api(path, user, method)
+    return user
+
+
+# --------------------------------------------------------------------------- output
+
+def fmt(v):
+    if v is None:
+        return ''
+    if isinstance(v, bool):
+        return 'True' if v else 'False'
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True)
+    return str(v)
+
+
+def table(rows, cols):
+    cells = [[fmt(r.get(col)) for col in cols] for r in rows]
+    widths = [max([len(col)] + [len(x[i]) for x in cells]) for i, col in enumerate(cols)]
+    sep = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
+    out = [sep, '| ' + ' | '.join(col.ljust(w) for col, w in zip(cols, widths)) + ' |', sep]
+    for x in cells:
+        out.append('| ' + ' | '.join(v.ljust(w) for v, w in zip(x, widths)) + ' |')
+    out.append(sep)
+    print('\n'.join(out))
+
+
+def prop_table(obj, attrs):
+    table([{'Property': a, 'Value': obj.get(a)} for a in attrs if a in obj], ['Property', 'Value'])
+
+
+def dump_json(obj):
+    print(json.dumps(obj, indent=4, sort_keys=True))
+
+
+def yamlish(obj, indent=0):
+    pad = '  ' * indent
+    lines = []
+    for k in sorted(obj):
+        v = obj[k]
+        if isinstance(v, dict):
+            lines.append('%s%s: ' % (pad, k))
+            lines.extend(yamlish(v, indent + 1))
+        elif isinstance(v, str):
+            lines.append("%s%s: %s" % (pad, k, v if v and '\n' not in v and not v.isspace()
+                                       else json.dumps(v) if v else "''"))
+        else:
+            lines.append('%s%s: %s' % (pad, k, json.dumps(v)))
+    return lines
+
+
+# --------------------------------------------------------------------------- key
+
+def limit_arg(p):
+    if c.at_least('2.4'):
+        p.add_argument('-n', '--last', '--limit', type=int, default=50, dest='limit',
+                       help='List N most recent (default 50; -1 for all).')
+
+
+def scope_arg(p, default):
+    if kv.era() != 'v14':
+        p.add_argument('-s', '--scope', default=default, dest='scope')
+
+
+def key_list(a):
+    user = call('/v1/keys')
+    docs = kv.live_docs()
+    scope = getattr(a, 'scope', None)
+    if kv.era() != 'v14':
+        if scope not in kv.cli_scopes():
+            raise CLIError('400 Client Error: Bad Request\nMESSAGE: Invalid scope: %s' % scope)
+        if scope == 'all':
+            docs = [d for d in docs if d['scope'] == kv.system_scope() or
+                    d['scope'] == kv.user_scope()]
+        else:
+            fs = kv.full_scope(scope)
+            docs = [d for d in docs if d['scope'] == fs and
+                    (fs != kv.user_scope() or d.get('user') == user)]
+    if a.prefix:
+        docs = [d for d in docs if d['name'].startswith(a.prefix)]
+    docs.sort(key=lambda d: (d.get('scope') or '', d.get('user') or '', d['name']))
+    total = len(docs)
+    limit = getattr(a, 'limit', None)
+    if limit is not None and limit > 0:
+        docs = docs[:limit]
+    try:
+        rows = [kv.api_view(d, decrypt=getattr(a, 'decrypt', False)) for d in docs]
+    except c.CryptoError as e:
+        raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s' % e)
+    if a.json:
+        dump_json(rows)
+    else:
+        cols = ['name', 'value', 'expire_timestamp'] if kv.era() == 'v14' else \
+            ['name', 'value', 'secret', 'encrypted', 'scope', 'user', 'expire_timestamp']
+        table(rows, cols)
+        if limit is not None and 0 < limit < total:
+            sys.stderr.write('Note: Only first %d key value pairs are displayed. Use -n/--last '
+                             'flag for more results.\n' % limit)
+
+
+def _get_doc(name, scope, user):
+    docs = kv.live_docs()
+    if kv.era() == 'v14':
+        return next((d for d in docs if d['name'] == name), None)
+    return kv.find(docs, name, kv.full_scope(scope), user)
+
+
+def key_get(a):
+    user = call('/v1/keys/%s' % a.name)
+    d = _get_doc(a.name, getattr(a, 'scope', None), user)
+    if d is None:
+        raise CLIError('Key Value Pair "%s" is not found.' % a.name)
+    try:
+        view = kv.api_view(d, decrypt=getattr(a, 'decrypt', False))
+    except c.CryptoError as e:
+        raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s' % e)
+    if a.json:
+        dump_json(view)
+    else:
+        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'user',
+                          'expire_timestamp'])
+
+
+def _store(name, value, scope, user, secret=False, encrypted_value=None, ttl=None):
+    if kv.era() != 'v14':
+        if scope not in ('system', 'user', 'st2kv.system', 'st2kv.user'):
+            raise CLIError('400 Client Error: Bad Request\nMESSAGE: Invalid scope: %s' % scope)
+        scope = kv.full_scope(scope)
+    with c.db_lock():
+        doc = kv.make_doc(name, value, scope=scope, user=user, secret=secret,
+                          encrypted_value=encrypted_value, ttl=ttl)
+        kv.upsert(doc)
+    return doc
+
+
+def key_set(a):
+    user = call('/v1/keys/%s' % a.name, 'PUT')
+    scope = getattr(a, 'scope', None)
+    target_user = getattr(a, 'user', None) or user
+    try:
+        doc = _store(a.name, a.value, scope, target_user, secret=getattr(a, 'secret', False),
+                     ttl=a.ttl)
+    except c.CryptoError as e:
+        raise CLIError('400 Client Error: Bad Request\nMESSAGE: %s' % e)
+    view = kv.api_view(doc)
+    if a.json:
+        dump_json(view)
+    else:
+        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'user',
+                          'expire_timestamp'])
+
+
+def key_delete(a):
+    user = call('/v1/keys/%s' % a.name, 'DELETE')
+    with c.db_lock():
+        d = _get_doc(a.name, getattr(a, 'scope', None), getattr(a, 'user', None) or user)
+        if d is None:
+            raise CLIError('Key Value Pair "%s" is not found.' % a.name)
+        c.save('kv', [x for x in c.load('kv') if x['_id'] != d['_id']])
+    print('Resource with id "%s" has been successfully deleted.' % a.name)
+
+
+def parse_scalar(s):
+    s = s.strip()
+    if s in ('', '~', 'null', 'Null', 'NULL'):
+        return None
+    if s in ('true', 'True', 'TRUE', 'yes'):
+        return True
+    if s in ('false', 'False', 'FALSE', 'no'):
+        return False
+    if len(s) >= 2 and s[0] == s[-1] == '"':
+        return json.loads(s)
+    if len(s) >= 2 and s[0] == s[-1] == "'":
+        return s[1:-1].replace("''", "'")
+    if re.match(r'^-?\d+$', s):
+        return int(s)
+    if re.match(r'^-?\d+\.\d+$', s):
+        return float(s)
+    if s[0] in '[{':
+        try:
+            return json.loads(s)
+        except ValueError:
+            pass
+    return s
+
+
+def parse_yaml_records(text):
+    """The subset of YAML that key files use: a list of flat mappings (or one mapping)."""
+    items, cur = [], None
+    for raw in text.splitlines():
+        line = raw.split(' #')[0].rstrip() if not raw.lstrip().startswith('#') else ''
+        if not line.strip() or line.strip() == '---':
+            continue
+        m = re.match(r'^(\s*)(- )?\s*([^:]+):\s*(.*)$', line)
+        if not m:
+            raise ValueError('Cannot parse line: %s' % raw)
+        if m.group(2) or cur is None:
+            cur = {}
+            items.append(cur)
+        cur[m.group(3).strip()] = parse_scalar(m.group(4))
+    return items
+
+
+def key_load(a):
+    path = os.path.normpath(os.path.join(os.getcwd(), a.file))
+    if not os.path.exists(a.file):
+        raise CLIError('File "%s" doesn\'t exist' % path)
+    if not os.path.isfile(a.file):
+        raise CLIError('"%s" is not a file' % path)
+    with open(a.file) as f:
+        text = f.read()
+    if not c.at_least('2.6'):
+        items = json.loads(text)
+    else:
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = parse_yaml_records(text)
+    if isinstance(items, dict):
+        items = [items]
+    user = call('/v1/keys', 'PUT')
+    out = []
+    for item in items:
+        name, value = item['name'], item['value']
+        if not c.at_least('2.6'):
+            # 1.4 - 2.5: only name and value are read; scope, secret, user are dropped.
+            doc = _store(name, value if isinstance(value, str) else json.dumps(value),
+                         kv.system_scope() and 'system', user)
+            out.append({'id': name, 'name': name, 'value': doc['value']})
+            continue
+        if not isinstance(value, str):
+            if not a.convert:
+                raise CLIError('Item "%s" has a value that is not a string. Either pass in '
+                               '"-c, --convert" to convert it to a JSON string, or convert '
+                               'it manually.' % name)
+            value = json.dumps(value)
+        scope = item.get('scope') or 'system'
+        secret = bool(item.get('secret', False))
+        encrypted = bool(item.get('encrypted', False)) and c.at_least('3.0')
+        target_user = item.get('user') or user
+        try:
+            if encrypted:
+                if not secret:
+                    raise CLIError('400 Client Error: Bad Request\nMESSAGE: encrypted option can'
+                                   ' only be used in combination with secret option')
+                c.decrypt(value)   # the API verifies it can decrypt with ITS crypto key
+                doc = _store(name, None, scope, target_user, encrypted_value=value,
+                             ttl=item.get('ttl'))
+            else:
+                doc = _store(name, value, scope, target_user, secret=secret,
+                             ttl=item.get('ttl'))
+        except c.CryptoError as e:
+            raise CLIError('400 Client Error: Bad Request\nMESSAGE: Failed to verify the '
+                           'encrypted value of "%s": %s' % (name, e))
+        v = kv.api_view(doc)
+        v['id'] = name
+        out.append(v)
+    if a.json:
+        dump_json(out)
+    else:
+        table(out, ['id', 'name', 'value'])
+
+
+# --------------------------------------------------------------------------- run / executions
+
+def parse_run_params(tokens):
+    params, bare = {}, []
+    if '--' in tokens:
+        i = tokens.index('--')
+        tokens, tail = tokens[:i], tokens[i + 1:]
+        bare_cmd = ' '.join(tail)
+    else:
+        bare_cmd = None
+    for t in tokens:
+        m = re.match(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$', t, re.S)
+        if m:
+            params[m.group(1)] = m.group(2)
+        else:
+            bare.append(t)
+    cmd = ' '.join(x for x in [' '.join(bare), bare_cmd or ''] if x)
+    if cmd and 'cmd' not in params:
+        params['cmd'] = cmd
+    return params
+
+
+def print_execution(d):
+    print('.')
+    print('id: %s' % d['_id'])
+    print('status: %s' % d['status'])
+    print('parameters: ')
+    for line in yamlish(d.get('parameters') or {}, 1):
+        print(line)
+    res = executions.get_result(d)
+    print('result: ')
+    if isinstance(res, dict):
+        for line in yamlish(res, 1):
+            print(line)
+    elif res is not None:
+        print('  %s' % res)
+
+
+def run_action(ref, params, async_=False, timeout=None):
+    user = call('/v1/executions', 'POST')
+    try:
+        doc = executions.create(ref, params, user)
+    except LookupError as e:
+        raise CLIError(str(e))
+    c.audit('st2api', 'execution_requested', execution=doc['_id'], action=ref, user=user)
+    if async_:
+        print('To get the results, execute:\n st2 execution get %s' % doc['_id'])
+        return 0
+    timeout = timeout or float(os.environ.get('ST2_DOUBLE_RUN_TIMEOUT', '60'))
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        d = executions.find(doc['_id'])
+        if d and d['status'] in ('succeeded', 'failed', 'timeout', 'canceled', 'abandoned'):
+            print_execution(d)
+            return 0 if d['status'] == 'succeeded' else 1
+        time.sleep(0.2)
+    d = executions.find(doc['_id']) or doc
+    raise CLIError('execution %s is still "%s" after %ds: nothing picked it up (is %s '
+                   'running?)' % (doc['_id'], d['status'], timeout,
+                                  'st2scheduler' if d['status'] == 'requested'
+                                  else 'st2actionrunner'))
+
+
+def cmd_run(a):
+    return run_action(a.ref, parse_run_params(a.params), async_=a.async_)
+
+
+def execution_view(d):
+    return {'id': d['_id'], 'action': {'ref': d['action']['ref']}, 'status': d['status'],
+            'context': d.get('context', {}), 'start_timestamp': d.get('start_timestamp'),
+            'end_timestamp': d.get('end_timestamp'), 'parameters': d.get('parameters'),
+            'result': executions.get_result(d)}
+
+
+def execution_list(a):
+    call('/v1/executions')
+    docs = c.load('executions')
+    docs.sort(key=lambda d: d.get('start_timestamp', ''), reverse=True)
+    limit = getattr(a, 'limit', None)
+    if limit is not None and limit > 0:
+        docs = docs[:limit]
+    rows = [execution_view(d) for d in docs]
+    if a.json:
+        dump_json(rows)
+    else:
+        table([{'id': r['id'], 'action.ref': r['action']['ref'],
+                'context.user': r['context'].get('user'), 'status': r['status'],
+                'start_timestamp': r['start_timestamp'], 'end_timestamp': r['end_timestamp']}
+               for r in rows], ['id', 'action.ref', 'context.user', 'status',
+                                'start_timestamp', 'end_timestamp'])
+
+
+def execution_get(a):
+    call('/v1/executions/%s' % a.id)
+    d = executions.find(a.id)
+    if d is None:
+        raise CLIError('Execution "%s" is not found.' % a.id)
+    if a.json:
+        dump_json(execution_view(d))
+    else:
+        print_execution(d)
+
+
+# --------------------------------------------------------------------------- packs, actions
+
+def pack_list(a):
+    call('/v1/packs')
+    rows = sorted(c.load('packs'), key=lambda d: d.get('ref', d.get('name')))
+    rows = [{k: d.get(k) for k in ('ref', 'name', 'description', 'version', 'author')
+             if d.get(k) is not None} for d in rows]
+    if a.json:
+        dump_json(rows)
+    else:
+        table(rows, (['ref'] if c.at_least('2.1') else []) +
+              ['name', 'description', 'version', 'author'])
+
+
+def pack_install(a):
+    return run_action('packs.install', {'packs': a.packs}, timeout=300)
+
+
+def action_list(a):
+    call('/v1/actions')
+    rows = sorted(c.load('actions'), key=lambda d: d['ref'])
+    if a.pack:
+        rows = [r for r in rows if r['pack'] == a.pack]
+    rows = [{'ref': r['ref'], 'pack': r['pack'], 'description': r.get('description', '')}
+            for r in rows]
+    if a.json:
+        dump_json(rows)
+    else:
+        table(rows, ['ref', 'pack', 'description'])
+
+
+def cmd_auth(a):
+    if not c.service_running('st2auth'):
+        raise conn_refused('st2auth', '/tokens')
+    password = a.password
+    if password is None:
+        import getpass
+        password = getpass.getpass()
+    if not htpasswd_ok(a.username, password):
+        raise CLIError('401 Client Error: Unauthorized\nMESSAGE: Invalid or missing credentials')
+    tok = issue_token(a.username)
+    if a.only_token:
+        print(tok)
+    elif a.json:
+        dump_json({'user': a.username, 'token': tok})
+    else:
+        prop_table({'user': a.username, 'token': tok}, ['user', 'token'])
+
+
+def apikey_create(a):
+    user = call('/v1/apikeys', 'POST')
+    key = secrets.token_urlsafe(32)
+    with c.db_lock():
+        docs = c.load('apikeys')
+        docs.append({'_id': c.new_id(), 'user': user, 'enabled': True,
+                     'key_hash': hashlib.sha256(key.encode()).hexdigest()})
+        c.save('apikeys', docs)
+    print(key if a.only_key else json.dumps({'key': key, 'user': user}))
+
+
+# --------------------------------------------------------------------------- parser
+
+def version_string():
+    if c.at_least('2.7'):
+        return 'st2 %s, on Python %s' % (c.VERSION, c.PYTHON)
+    return 'st2 %s' % c.VERSION
+
+
+def build_parser():
+    p = ArgParser(prog='st2', description='CLI for StackStorm event-driven automation platform.')
+    p.add_argument('--version', action='store_true')
+    p.add_argument('--debug', action='store_true')
+    sub = p.add_subparsers(dest='cmd')
+
+    def out_args(q):
+        q.add_argument('-j', '--json', action='store_true')
+        q.add_argument('-y', '--yaml', action='store_true')
+
+    k = sub.add_parser('key').add_subparsers(dest='sub')
+    q = k.add_parser('list')
+    out_args(q)
+    q.add_argument('--prefix')
+    limit_arg(q)
+    if kv.era() != 'v14':
+        scope_arg(q, 'all' if c.at_least('2.9') else 'system')
+        if c.at_least('3.0'):
+            q.add_argument('-d', '--decrypt', action='store_true')
+        else:
+            q.add_argument('--decrypt', action='store_true')
+    q.set_defaults(fn=key_list)
+    q = k.add_parser('get')
+    q.add_argument('name')
+    out_args(q)
+    scope_arg(q, 'system')
+    if kv.era() != 'v14':
+        q.add_argument('-d', '--decrypt', action='store_true')
+    q.set_defaults(fn=key_get)
+    q = k.add_parser('set')
+    q.add_argument('name')
+    q.add_argument('value')
+    out_args(q)
+    q.add_argument('-l', '--ttl', type=int, default=None)
+    if kv.era() != 'v14':
+        q.add_argument('-e', '--encrypt', dest='secret', action='store_true')
+        scope_arg(q, 'system')
+        q.add_argument('-u', '--user', default=None)
+    q.set_defaults(fn=key_set)
+    q = k.add_parser('delete')
+    q.add_argument('name')
+    scope_arg(q, 'system')
+    if kv.era() != 'v14':
+        q.add_argument('-u', '--user', default=None)
+    q.set_defaults(fn=key_delete)
+    q = k.add_parser('load')
+    q.add_argument('file')
+    out_args(q)
+    if c.at_least('2.6'):
+        q.add_argument('-c', '--convert', action='store_true')
+    q.set_defaults(fn=key_load, convert=False)
+
+    q = sub.add_parser('run')
+    q.add_argument('ref')
+    q.add_argument('params', nargs=argparse.REMAINDER)
+    q.add_argument('-a', '--async', dest='async_', action='store_true')
+    q.set_defaults(fn=cmd_run)
+
+    e = sub.add_parser('execution').add_subparsers(dest='sub')
+    q = e.add_parser('list')
+    out_args(q)
+    limit_arg(q)
+    q.set_defaults(fn=execution_list)
+    q = e.add_parser('get')
+    q.add_argument('id')
+    out_args(q)
+    q.set_defaults(fn=execution_get)
+
+    pk = sub.add_parser('pack').add_subparsers(dest='sub')
+    q = pk.add_parser('list')
+    out_args(q)
+    q.set_defaults(fn=pack_list)
+    if c.at_least('2.1'):
+        q = pk.add_parser('install')
+        q.add_argument('packs', nargs='+')
+        q.set_defaults(fn=pack_install)
+
+    ac = sub.add_parser('action').add_subparsers(dest='sub')
+    q = ac.add_parser('list')
+    out_args(q)
+    q.add_argument('-p', '--pack')
+    q.set_defaults(fn=action_list)
+
+    q = sub.add_parser('auth')
+    q.add_argument('username')
+    q.add_argument('-p', '--password')
+    q.add_argument('-t', '--only-token', action='store_true')
+    q.add_argument('-j', '--json', action='store_true')
+    q.set_defaults(fn=cmd_auth)
+
+    if c.at_least('2.0'):
+        ak = sub.add_parser('apikey').add_subparsers(dest='sub')
+        q = ak.add_parser('create')
+        q.add_argument('-k', '--only-key', action='store_true')
+        q.set_defaults(fn=apikey_create)
+    return p
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    c.log_command('st2', ['st2'] + argv)
+    p = build_parser()
+    # `st2 run ACTION -- CMD` must keep everything after the action ref verbatim
+    a = p.parse_args(argv)
+    if a.version:
+        # Python 2's argparse printed --version on stderr, Python 3's on stdout.
+        stream = sys.stderr if c.py2() else sys.stdout
+        stream.write(version_string() + '\n')
+        return 0
+    if not getattr(a, 'fn', None):
+        p.print_help()
+        return 2
+    try:
+        rc = a.fn(a)
+        return rc or 0
+    except CLIError as e:
+        sys.stderr.write('ERROR: %s\n' % e)
+        return 1
+    except (c.DBError, ValueError, KeyError) as e:
+        sys.stderr.write('ERROR: %s\n' % e)
+        return 1

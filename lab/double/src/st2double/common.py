@@ -1,0 +1,300 @@
+"""Shared plumbing of the StackStorm test double: version gates, paths, the
+file-backed "MongoDB", the command log, audit logs, faults and the datastore
+crypto.  Python 3 standard library only."""
+import configparser
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _read_build_info():
+    with open(os.path.join(HERE, 'BUILD_INFO.json')) as f:
+        return json.load(f)
+
+
+BUILD = _read_build_info()
+VERSION = BUILD['version']          # e.g. "2.2.0"
+PYTHON = BUILD['python']            # the Python the real package ran on, e.g. "2.7.12"
+
+
+def vtuple(v):
+    return tuple(int(x) for x in v.split('.')[:3])
+
+
+V = vtuple(VERSION)
+
+
+def at_least(v):
+    return V >= vtuple(v)
+
+
+def py2():
+    return PYTHON.startswith('2.')
+
+
+ST2_CONF = '/etc/st2/st2.conf'
+DB_DIR = '/var/lib/st2-double/db'
+RUN_DIR = '/var/run/st2'
+LOG_DIR = '/var/log/st2'
+CMD_LOG = '/var/log/st2-double/commands.log'
+FAULT_DIR = '/etc/st2-double/faults'
+PACKS_DIR = '/opt/stackstorm/packs'
+VENV_DIR = '/opt/stackstorm/virtualenvs'
+ST2_BIN = '/opt/stackstorm/st2/bin'
+CHATOPS_DIR = '/opt/stackstorm/chatops'
+MISTRAL_INIT = '/etc/init.d/mistral'
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def new_id():
+    """24 hex digits, like a MongoDB ObjectId."""
+    return '%08x' % int(time.time()) + secrets.token_hex(8)
+
+
+# --------------------------------------------------------------------------- logs
+
+def _append(path, line):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(line + '\n')
+
+
+def log_command(prog, argv=None):
+    """One line per invocation: tests use it to prove a no-op run executed nothing."""
+    rec = {'time': now_iso(), 'uid': os.getuid(), 'prog': prog,
+           'argv': list(sys.argv if argv is None else argv), 'st2_version': VERSION}
+    try:
+        _append(CMD_LOG, json.dumps(rec, sort_keys=True))
+    except OSError:
+        pass   # non-root users cannot write the log; the real CLI has no such log anyway
+
+
+def audit(svc, event, **extra):
+    """StackStorm audit logs are JSON lines in /var/log/st2/<svc>.audit.log."""
+    rec = {'timestamp': now_iso(), 'service': svc, 'event': event, 'st2_version': VERSION,
+           'pid': os.getpid()}
+    rec.update(extra)
+    try:
+        _append(os.path.join(LOG_DIR, '%s.audit.log' % svc), json.dumps(rec, sort_keys=True))
+    except OSError:
+        pass
+
+
+def service_log(svc, msg, level='INFO'):
+    line = '%s %s %s [-] %s' % (datetime.datetime.now().strftime('%Y-%m-%d %H:%M:%S,%f')[:-3],
+                                os.getpid(), level, msg)
+    try:
+        _append(os.path.join(LOG_DIR, '%s.log' % svc), line)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------- faults
+
+def fault(name, once=True):
+    """True if /etc/st2-double/faults/<name> exists; one-shot faults delete the file."""
+    p = os.path.join(FAULT_DIR, name)
+    if not os.path.exists(p):
+        return False
+    if once:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    return True
+
+
+# --------------------------------------------------------------------------- config
+
+def load_config(path=ST2_CONF):
+    cp = configparser.ConfigParser(interpolation=None)
+    if path and os.path.exists(path):
+        cp.read(path)
+    return cp
+
+
+def conf_get(cp, section, option, default=None):
+    if cp.has_section(section) and cp.has_option(section, option):
+        return cp.get(section, option)
+    return default
+
+
+# --------------------------------------------------------------------------- "MongoDB"
+
+class DBError(Exception):
+    pass
+
+
+MONGO_DOWN = ("pymongo.errors.ServerSelectionTimeoutError: 127.0.0.1:27017: "
+              "[Errno 111] Connection refused")
+
+
+def check_db(config_file=None, cli_config_given=True):
+    """Connecting to the database.  Fault `mongodb-down` (persistent) makes every
+    DB user fail like a stopped MongoDB.  Scripts run without --config-file do not
+    know the database credentials: from 2.2 on (MongoDB auth enabled by the
+    installer) that fails like real pymongo."""
+    if fault('mongodb-down', once=False):
+        raise DBError(MONGO_DOWN)
+    if not cli_config_given:
+        cp = load_config(ST2_CONF)
+        if conf_get(cp, 'database', 'username'):
+            raise DBError('pymongo.errors.OperationFailure: command find requires '
+                          'authentication (not authorized on st2, code 13)')
+
+
+@contextlib.contextmanager
+def db_lock():
+    os.makedirs(DB_DIR, exist_ok=True)
+    with open(os.path.join(DB_DIR, '.lock'), 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def coll_path(name):
+    return os.path.join(DB_DIR, '%s.json' % name)
+
+
+def load(name):
+    try:
+        with open(coll_path(name)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return []
+
+
+def save(name, docs):
+    os.makedirs(DB_DIR, exist_ok=True)
+    tmp = coll_path(name) + '.tmp.%d' % os.getpid()
+    with open(tmp, 'w') as f:
+        json.dump(docs, f, indent=1, sort_keys=True)
+        f.write('\n')
+    os.rename(tmp, coll_path(name))
+
+
+# --------------------------------------------------------------------------- crypto
+
+KEY_PATH = '/etc/st2/keys/datastore_key.json'
+
+
+class CryptoError(Exception):
+    pass
+
+
+def generate_key(path):
+    key = {'hmacKey': {'hmacKeyString': secrets.token_hex(32), 'size': 256},
+           'aesKeyString': secrets.token_hex(32), 'mode': 'CBC', 'size': 256}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(key, f)
+    return key
+
+
+def read_key(path=None):
+    if path is None:
+        path = conf_get(load_config(), 'keyvalue', 'encryption_key_path') or KEY_PATH
+    try:
+        with open(path) as f:
+            k = json.load(f)
+        return bytes.fromhex(k['aesKeyString']), bytes.fromhex(k['hmacKey']['hmacKeyString'])
+    except (OSError, ValueError, KeyError):
+        raise CryptoError('Crypto key not found or unreadable: %s' % path)
+
+
+def _keystream(key, nonce, n):
+    out = b''
+    ctr = 0
+    while len(out) < n:
+        out += hmac.new(key, nonce + ctr.to_bytes(8, 'big'), hashlib.sha256).digest()
+        ctr += 1
+    return out[:n]
+
+
+def encrypt(plain, key=None):
+    enc_key, mac_key = key or read_key()
+    nonce = secrets.token_bytes(16)
+    data = plain.encode('utf-8')
+    ct = bytes(a ^ b for a, b in zip(data, _keystream(enc_key, nonce, len(data))))
+    tag = hmac.new(mac_key, nonce + ct, hashlib.sha256).digest()[:16]
+    return (nonce + ct + tag).hex().upper()
+
+
+def decrypt(cipher_hex, key=None):
+    enc_key, mac_key = key or read_key()
+    try:
+        raw = bytes.fromhex(cipher_hex)
+    except (ValueError, TypeError):
+        raise CryptoError('Failed to decrypt value: not a hex encoded ciphertext')
+    if len(raw) < 32:
+        raise CryptoError('Failed to decrypt value: ciphertext too short')
+    nonce, ct, tag = raw[:16], raw[16:-16], raw[-16:]
+    if not hmac.compare_digest(tag, hmac.new(mac_key, nonce + ct, hashlib.sha256).digest()[:16]):
+        raise CryptoError('Failed to decrypt value: Signature did not match digest '
+                          '(was it encrypted with a different crypto key?)')
+    return bytes(a ^ b for a, b in zip(ct, _keystream(enc_key, nonce, len(ct)))).decode('utf-8')
+
+
+# --------------------------------------------------------------------------- processes
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().split(') ')[-1][:1] != 'Z'
+    except OSError:
+        return False
+
+
+def proc_cmdlines():
+    out = {}
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % d, 'rb') as f:
+                argv = [a.decode('utf-8', 'replace') for a in f.read().split(b'\0') if a]
+        except OSError:
+            continue
+        if argv and pid_alive(int(d)):
+            out[int(d)] = argv
+    return out
+
+
+def service_pids(svc):
+    """Like st2ctl's `ps ax | grep bin/<svc>`: every live process running that service."""
+    pids = []
+    for pid, argv in proc_cmdlines().items():
+        if pid == os.getpid():
+            continue
+        if svc == 'st2chatops':
+            if len(argv) > 1 and argv[1] == CHATOPS_DIR + '/bin/hubot':
+                pids.append(pid)
+        elif len(argv) > 1 and argv[1] == '%s/%s' % (ST2_BIN, svc):
+            pids.append(pid)
+    return sorted(pids)
+
+
+def service_running(svc):
+    return bool(service_pids(svc))
