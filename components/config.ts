@@ -26,7 +26,7 @@ const EXAMPLES: Record<string, string> = {
     "hosts[].sshPrivateKey": `pulumi config set --secret --path 'hosts[0].sshPrivateKey' < key`,
     sshPrivateKey: `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`,
     sshPrivateKeyPath: `"~/.ssh/id_ed25519"`,
-    skipMigrations: `["2.3-notifier-queue"] (after deleting the queue by hand)`,
+    "skipMigrations[]": `"2.3-notifier-queue" (after deleting the queue by hand)`,
     "ssh.dialAttempts": `3`,
     "ssh.dialTimeoutSeconds": `15`,
     "mistral.configFile": `"/etc/mistral/mistral.conf"`,
@@ -65,7 +65,7 @@ const hostSchema = z
         port: wholeNumber(1, 65535).default(22),
         user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: "must be a Unix user name" }),
         /** Package manager of the host's distribution: apt (Debian, Ubuntu) or yum (RHEL, CentOS, Rocky). */
-        packageManager: z.enum(["apt", "yum"]).default("apt"),
+        packageManager: z.enum(["apt", "yum"], { error: 'must be "apt" or "yum"' }).default("apt"),
         /** The release the host runs now; preflight refuses to go on if the host disagrees. */
         currentVersion: z.enum(RELEASES as [string, ...string[]], {
             error: (iss) => `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows`,
@@ -213,10 +213,11 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
         } catch (e) {
             problems.push(problem(["hosts", i, "currentVersion"], `cannot be upgraded: ${(e as Error).message}`));
         }
-        if (!host.sshPrivateKey && !config.sshPrivateKey && !config.sshPrivateKeyPath) {
-            problems.push(problem(["sshPrivateKey"], `is required: host "${host.name}" has no key of its own`));
-        }
     });
+    const keyless = config.hosts.filter((h) => !h.sshPrivateKey).map((h) => h.name);
+    if (keyless.length && !config.sshPrivateKey && !config.sshPrivateKeyPath) {
+        problems.push(problem(["sshPrivateKey"], `(or sshPrivateKeyPath) is required: ${keyless.join(", ")} ${keyless.length > 1 ? "have" : "has"} no key of ${keyless.length > 1 ? "their" : "its"} own`));
+    }
     if (config.sshPrivateKey && config.sshPrivateKeyPath) {
         problems.push(problem(["sshPrivateKeyPath"], "must not be set together with sshPrivateKey: choose one"));
     }
@@ -226,6 +227,6 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
             problems.push(`${CONFIG_NAMESPACE}:${key} is not a PEM or OpenSSH private key (no "-----BEGIN ... PRIVATE KEY-----" line)`);
         }
     }
-    if (problems.length) throw new ConfigError([...new Set(problems)]);
+    if (problems.length) throw new ConfigError(problems);
     return config;
 }

@@ -119,7 +119,7 @@ function dependencies(
 ): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
     if (!previous) return args.startAfter ?? [];
     if (step.key === "stop" && args.outageAfter && backup) {
-        return pulumi.output(args.outageAfter).apply((gate) => [previous, ...(gate as pulumi.Resource[])]);
+        return pulumi.output(args.outageAfter).apply((gate) => [previous, ...(gate as pulumi.Resource[]).filter((r) => r !== previous)]);
     }
     return [previous];
 }

@@ -22,7 +22,8 @@ export function migration(ctx: StepContext, m: ExecutableMigration, version: str
     return makeStep(ctx, `migrate-${m.id}`, `migration ${m.id} (after packages ${version}): ${m.why}`, "outage", ctx.settings.timeouts.migration, functions, lines);
 }
 
-function migrationLines(m: ExecutableMigration): string[] {
+/** The work of a migration, without marker handling; exported for the tests that run it. */
+export function migrationLines(m: ExecutableMigration): string[] {
     switch (m.kind) {
         case "script":
             return scriptLines(m);

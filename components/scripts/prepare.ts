@@ -32,15 +32,15 @@ export function preflight(ctx: StepContext): Step {
         `  free=$(df -Pm "$existing" | awk 'NR == 2 { print $4 }')`,
         `  [ "$free" -ge ${settings.preflight.minFreeMb} ] || die "only $free MB free for $dir; preflight.minFreeMb asks for ${settings.preflight.minFreeMb} MB"`,
         `done`,
-        `packages="" installed=""`,
+        `packages="" installed=()`,
         `for p in ${ALL_PACKAGES.join(" ")}; do`,
         `  v=$(pm_installed "$p")`,
-        `  if [ -n "$v" ]; then packages+="\${packages:+,}\\"$p\\":\\"$v\\""; installed+="\${installed:+ }$p"; fi`,
+        `  if [ -n "$v" ]; then packages+="\${packages:+,}\\"$p\\":\\"$v\\""; installed+=("$p"); fi`,
         `done`,
         ...(host.packages
             ? [
                   `expected=${q([...host.packages].sort().join(" "))}`,
-                  `actual=$(printf '%s\\n' $installed | sort | paste -sd ' ')`,
+                  `actual=$(printf '%s\\n' "\${installed[@]}" | sort | paste -sd ' ')`,
                   `[ "$actual" = "$expected" ] || die "${key}.packages lists [$expected] but the host has [$actual]: the plan would be wrong"`,
               ]
             : []),
