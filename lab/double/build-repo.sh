@@ -67,10 +67,17 @@ done
     } >Release
     echo "$HASH" >.source-hash
 )
-# Swap in atomically-ish: a server pointed at OUT keeps serving a complete repo.
-if [[ -d $OUT ]]; then
-    mv "$OUT" "$WORK/old"
-fi
-mv "$WORK/repo" "$OUT"
-chmod 755 "$OUT"
+# Update OUT in place (a web server or a bind mount keeps pointing at it): new
+# packages first, then stale ones removed, the indexes last.
+mkdir -p "$OUT"
+for f in "$WORK"/repo/*.deb; do
+    mv -f "$f" "$OUT/"
+done
+for f in "$OUT"/*.deb; do
+    [[ -e $f ]] || continue
+    grep -q "^Filename: ./$(basename "$f")\$" "$WORK/repo/Packages" || rm -f "$f"
+done
+for f in Packages Packages.gz Release .source-hash; do
+    mv -f "$WORK/repo/$f" "$OUT/$f"
+done
 echo "build-repo: $(find "$OUT" -name '*.deb' | wc -l) packages in $OUT (sources $HASH)"

@@ -276,6 +276,10 @@ def stage_st2mistral(version, rev, alembic):
     root = os.path.join(STAGE, 'st2mistral_%s-%s' % (version, rev))
     copy(root, 'opt/stackstorm/mistral/bin/mistral-db-manage',
          os.path.join(SRC, 'src', 'bin', 'mistral-db-manage'), 0o755)
+    copy(root, 'opt/stackstorm/mistral/bin/mistral-server',
+         os.path.join(SRC, 'src', 'bin', 'mistral-server'), 0o755)
+    copy(root, 'opt/stackstorm/mistral/bin/mistral-populate-legacy',
+         os.path.join(SRC, 'src', 'bin', 'mistral-populate-legacy'), 0o755)
     write(root, 'opt/stackstorm/mistral/share/alembic-head', alembic + '\n')
     write(root, 'opt/stackstorm/mistral/VERSION', version + '\n')
     for name, server in (('mistral', 'engine,executor'), ('mistral-api', 'api')):

@@ -182,8 +182,8 @@ def yamlish(obj, indent=0):
 
 # --------------------------------------------------------------------------- key
 
-def limit_arg(p):
-    if c.at_least('2.4'):
+def limit_arg(p, always=False):
+    if always or c.at_least('2.4'):
         p.add_argument('-n', '--last', '--limit', type=int, default=50, dest='limit',
                        help='List N most recent (default 50; -1 for all).')
 
@@ -624,7 +624,7 @@ def build_parser():
     e = sub.add_parser('execution').add_subparsers(dest='sub')
     q = e.add_parser('list')
     out_args(q)
-    limit_arg(q)
+    limit_arg(q, always=True)    # `st2 execution list -n` predates the key list limit
     q.set_defaults(fn=execution_list)
     q = e.add_parser('get')
     q.add_argument('id')
