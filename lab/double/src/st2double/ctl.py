@@ -289,7 +289,7 @@ def register_main(argv=None):
     for f in allowed_reload_flags():
         p.add_argument(f, action='store_true')
     a = p.parse_args(argv)
-    fail_on_failure = a.register_fail_on_failure or (
+    fail_on_failure = getattr(a, 'register_fail_on_failure', False) or (
         c.at_least('2.5') and not getattr(a, 'register_no_fail_on_failure', False))
     cp = c.load_config(a.config_file or c.ST2_CONF)
     user = c.conf_get(cp, 'database', 'username')
