@@ -67,7 +67,8 @@ def migrate(transform, fail_at=None):
                 docs[i] = new
                 c.save('kv', docs)       # one document at a time, like add_or_update()
             except Exception:
-                print('ERROR: Failed migrating datastore item with name: %s' % doc.get('name'))
+                print('ERROR: Failed migrating datastore item with name: %s' % doc.get('name'),
+                      flush=True)
                 traceback.print_exc()
                 raise
 
