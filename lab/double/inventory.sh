@@ -158,7 +158,6 @@ def mistral():
         return None
     rc, out = psql('SELECT 1')
     if rc != 0:
-        rc2, _ = sh('pg_lsclusters', '-h')
         return {'error': 'cannot query database mistral (PostgreSQL down or no database)'}
     rc, out = psql("SELECT table_name FROM information_schema.tables "
                    "WHERE table_schema = 'public' ORDER BY 1")

@@ -43,6 +43,7 @@ cmd_up() {
     # own network namespace: PostgreSQL on its usual port whatever the machine runs
     sed -i 's/^port = .*/port = 5432/' "$r"/etc/postgresql/15/main/postgresql.conf
     # PID 1 of the host: reaps orphans (daemonized services) like tini does.
+    # shellcheck disable=SC2016  # the script runs inside the new namespaces, with $1 as argument
     setsid unshare --pid --fork --mount --net --propagation private bash -c '
         r=$1
         ip link set lo up

@@ -11,7 +11,6 @@ import sys
 import time
 
 from . import common as c
-from . import content
 from . import executions
 from . import kv
 
