@@ -1,0 +1,114 @@
+#!/bin/bash
+# Brings up the lab: N StackStorm test hosts reachable over SSH at 10.200.0.x (see lab/README.md).
+# usage: up.sh [--hosts N] [--version V] [--name-prefix P] [--enterprise]
+#   --hosts N          hosts P1..PN (default 2)
+#   --version V        install the StackStorm test double at version V (e.g. 2.0.1) and seed it
+#                      (SEED_KEYS, SEED_USER, SEED_PASSWORD, SEED_EDIT_CONF go to lab/double/seed.sh)
+#   --name-prefix P    host name prefix (default st2h)
+#   --enterprise       with --version: also the enterprise package (st2enterprise / bwc-enterprise)
+# Idempotent: hosts that are already up are left as they are. Writes $LAB_DIR/hosts.json.
+set -euo pipefail
+# shellcheck source=lab/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=lab/lib/host.sh
+. "$LAB_LIB/host.sh"
+# shellcheck source=lab/lib/double.sh
+. "$LAB_LIB/double.sh"
+
+HOSTS=2
+VERSION=
+PREFIX=st2h
+while [ $# -gt 0 ]; do
+  case $1 in
+    --hosts) HOSTS=${2:?--hosts needs a number}; shift 2 ;;
+    --hosts=*) HOSTS=${1#*=}; shift ;;
+    --version) VERSION=${2:?--version needs a version}; shift 2 ;;
+    --version=*) VERSION=${1#*=}; shift ;;
+    --name-prefix) PREFIX=${2:?--name-prefix needs a prefix}; shift 2 ;;
+    --name-prefix=*) PREFIX=${1#*=}; shift ;;
+    --enterprise) export LAB_ENTERPRISE=1; shift ;;
+    -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) lab_die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+if ! [[ $HOSTS =~ ^[0-9]+$ ]] || [ "$HOSTS" -lt 1 ] || [ "$HOSTS" -gt 200 ]; then lab_die "--hosts must be 1..200"; fi
+[[ -z $VERSION || $VERSION =~ ^[0-9][0-9A-Za-z.+~-]*$ ]] || lab_die "bad --version '$VERSION'"
+NAMES=()
+for i in $(seq 1 "$HOSTS"); do
+  lab_valid_name "$PREFIX$i"
+  NAMES+=("$PREFIX$i")
+done
+
+T_ALL=$(lab_now)
+lab_lock
+lab_require ip:iproute2 unshare:util-linux nsenter:util-linux findmnt:util-linux flock:util-linux \
+  ssh:openssh-client ssh-keygen:openssh-client "$LAB_PYTHON:python3" timeout:coreutils
+
+# 1. The lab's SSH client key (kept across down/up).
+if [ ! -s "$LAB_KEY" ]; then
+  mkdir -p "$(dirname "$LAB_KEY")"
+  chmod 700 "$(dirname "$LAB_KEY")"
+  ssh-keygen -q -t ed25519 -N '' -C st2-lab -f "$LAB_KEY"
+  lab_log "made the lab key $LAB_KEY"
+fi
+
+# 2. The host image (built once per recipe).
+LOWER=$(bash "$LAB_REPO_ROOT/lab/bin/image.sh" | tail -1)
+[ -d "$LOWER/etc" ] || lab_die "image.sh gave no image root"
+
+# 3. The StackStorm double's apt repository.
+lab_repo_ensure
+
+# 4. Bridge and the repository's HTTP server on it.
+if ! ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+  ip link add "$LAB_BRIDGE" type bridge
+  ip addr add "$LAB_BRIDGE_IP/24" dev "$LAB_BRIDGE"
+fi
+ip link set "$LAB_BRIDGE" up
+lab_http_ensure
+
+# 5. Addresses: a host keeps its address; new ones get the lowest free 10.200.0.11..250.
+declare -A ADDR=()
+used=" "
+for n in $(lab_all_hosts); do
+  a=$(cat "$(lab_host_dir "$n")/address" 2>/dev/null || true)
+  if [ -n "$a" ]; then used+="$a "; fi
+done
+for n in "${NAMES[@]}"; do
+  a=$(cat "$(lab_host_dir "$n")/address" 2>/dev/null || true)
+  if [ -z "$a" ]; then
+    for k in $(seq 11 250); do
+      if [[ $used != *" $LAB_NET_PREFIX.$k "* ]]; then a=$LAB_NET_PREFIX.$k; break; fi
+    done
+    [ -n "$a" ] || lab_die "no free address left on $LAB_NET_PREFIX.0/24"
+    used+="$a "
+  fi
+  ADDR[$n]=$a
+done
+
+# 6. Hosts, in parallel.
+pids=()
+for n in "${NAMES[@]}"; do
+  lab_host_up "$n" "${ADDR[$n]}" "$LOWER" &
+  pids+=($!)
+done
+failed=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { lab_log "${NAMES[$i]}: failed to start"; failed=1; }
+done
+[ "$failed" = 0 ] || { lab_write_hosts_json; lab_die "some hosts did not start (lab/bin/down.sh cleans up)"; }
+
+# 7. StackStorm double at the asked version, seeded (only on hosts that do not have it yet).
+pids=()
+for n in "${NAMES[@]}"; do
+  lab_double_install "$n" "$VERSION" &
+  pids+=($!)
+done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { lab_log "${NAMES[$i]}: installing the StackStorm double failed"; failed=1; }
+done
+
+for n in "${NAMES[@]}"; do lab_host_record "$n" "$(cat "$(lab_host_dir "$n")/version" 2>/dev/null || true)"; done
+lab_write_hosts_json
+[ "$failed" = 0 ] || lab_die "some hosts are up without the StackStorm double (see above)"
+lab_log "lab up in $(lab_since "$T_ALL") s: ${NAMES[*]} ($LAB_DIR/hosts.json)"

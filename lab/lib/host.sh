@@ -1,0 +1,161 @@
+# shellcheck shell=bash
+# Starting and stopping one lab host (sourced by up.sh and down.sh, after common.sh).
+#
+# A host NAME is: an overlayfs root $LAB_DIR/hosts/NAME/root (lower: the shared read-only image,
+# upper: hosts/NAME/upper), a network namespace st2-NAME whose eth0 is the peer of veth v-NAME on
+# bridge st2br0, and new mount/uts/ipc/pid namespaces whose PID 1 is tini running sshd -D -e
+# (stderr: hosts/NAME/sshd.log). Killing that PID 1 ends every process of the host.
+
+lab_json_str() { # JSON string literal
+  local s=${1//\\/\\\\}
+  s=${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
+
+# lab_host_is_up NAME: PID 1 alive and sshd accepting connections.
+lab_host_is_up() {
+  local d addr
+  d=$(lab_host_dir "$1")
+  [ -n "$(lab_host_init_pid "$1")" ] || return 1
+  addr=$(cat "$d/address" 2>/dev/null) || return 1
+  timeout 2 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null
+}
+
+# lab_host_down NAME: removes every trace of the host, whatever state it is in.
+lab_host_down() {
+  local name=$1 d ns veth init p i mnt
+  d=$(lab_host_dir "$name")
+  ns=$(lab_netns "$name")
+  veth=$(lab_veth "$name")
+  init=$(lab_host_init_pid "$name")
+  # PID 1 first: the kernel then kills everything else in its pid namespace.
+  if [ -n "$init" ]; then kill -KILL "$init" 2>/dev/null || true; fi
+  # Anything else still in the host's network namespace (the unshare parent, strays of a failed up).
+  for i in $(seq 1 50); do
+    p=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -n "$p" ] || break
+    # shellcheck disable=SC2086  # a list of PIDs
+    kill -KILL $p 2>/dev/null || true
+    sleep 0.1
+  done
+  if [ -f "$d/unshare.pid" ]; then
+    p=$(cat "$d/unshare.pid")
+    if [ -n "$p" ] && [ -d "/proc/$p" ] && grep -q unshare "/proc/$p/cmdline" 2>/dev/null; then
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+  fi
+  ip link del "$veth" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  # Mounts under the host's folder, innermost first (normally only the overlay root).
+  if [ -d "$d" ]; then
+    for i in $(seq 1 50); do
+      mnt=$(findmnt -rn -o TARGET | awk -v d="$d/" 'index($0, d) == 1' | sort -r)
+      [ -n "$mnt" ] || break
+      while IFS= read -r p; do umount "$p" 2>/dev/null || { [ "$i" -gt 20 ] && umount -l "$p" 2>/dev/null; } || true; done <<<"$mnt"
+      sleep 0.1
+    done
+    if findmnt -rn -o TARGET | awk -v d="$d/" 'index($0, d) == 1' | grep -q .; then
+      lab_die "could not unmount everything under $d"
+    fi
+    rm -rf "$d"
+  fi
+  return 0
+}
+
+# lab_host_up NAME ADDRESS LOWER: starts the host (nothing to do when it is already up).
+lab_host_up() {
+  local name=$1 addr=$2 lower=$3 d r ns veth t0 i pid
+  d=$(lab_host_dir "$name")
+  r=$d/root
+  ns=$(lab_netns "$name")
+  veth=$(lab_veth "$name")
+  if lab_host_is_up "$name" && [ "$(cat "$d/lower" 2>/dev/null)" = "$lower" ]; then
+    lab_log "$name: already up at $addr"
+    return 0
+  fi
+  # Leftovers of a failed or older start: start clean.
+  if [ -d "$d" ] || ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+    lab_log "$name: removing a previous, not fully running instance"
+    lab_host_down "$name"
+  fi
+  t0=$(lab_now)
+  mkdir -p "$d/upper" "$d/work" "$r"
+  echo "$addr" > "$d/address"
+  echo "$lower" > "$d/lower"
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$r"
+
+  # Identity: name, address, its own SSH host keys, the lab's client key.
+  echo "$name" > "$r/etc/hostname"
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    "$name" "$addr" "$name" > "$r/etc/hosts"
+  : > "$r/etc/resolv.conf"
+  ssh-keygen -q -A -f "$r" >/dev/null
+  install -m 600 -o 1000 -g 1000 "$LAB_KEY.pub" "$r/home/$LAB_USER/.ssh/authorized_keys"
+  printf 'deb [trusted=yes] http://%s:%s/ ./\n' "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" > "$r/etc/apt/sources.list.d/st2.list"
+  rm -f "$r/etc/apt/sources.list" "$r/etc/apt/sources.list.d/debian.sources"
+
+  # Network: eth0 in the host's namespace, the other end on the bridge. No default route.
+  ip netns add "$ns"
+  ip link add "$veth" type veth peer name eth0 netns "$ns"
+  ip link set "$veth" master "$LAB_BRIDGE" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$addr/24" dev eth0
+  ip -n "$ns" link set eth0 up
+
+  setsid ip netns exec "$ns" \
+    unshare --mount --uts --ipc --pid --fork --propagation private \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+    bash "$LAB_LIB/host-init.sh" "$name" "$r" >>"$d/sshd.log" 2>&1 </dev/null 8>&- 9>&- &
+  pid=$!
+  echo "$pid" > "$d/unshare.pid"
+  for i in $(seq 1 400); do
+    if timeout 1 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      lab_log "$name: host exited during start; its log:"
+      tail -20 "$d/sshd.log" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  if ! lab_host_is_up "$name"; then
+    lab_log "$name: sshd did not answer within 20 s; its log:"
+    tail -20 "$d/sshd.log" >&2
+    return 1
+  fi
+  lab_since "$t0" > "$d/start-seconds"
+  lab_log "$name: up at $addr in $(cat "$d/start-seconds") s"
+}
+
+# lab_host_record NAME VERSION: writes hosts/NAME/host.json (VERSION may be empty: null).
+lab_host_record() {
+  local name=$1 version=$2 d v
+  d=$(lab_host_dir "$name")
+  if [ -n "$version" ]; then v=$(lab_json_str "$version"); else v=null; fi
+  {
+    printf '{\n'
+    printf '  "name": %s,\n' "$(lab_json_str "$name")"
+    printf '  "address": %s,\n' "$(lab_json_str "$(cat "$d/address")")"
+    printf '  "port": 22,\n'
+    printf '  "user": %s,\n' "$(lab_json_str "$LAB_USER")"
+    printf '  "privateKeyPath": %s,\n' "$(lab_json_str "$LAB_KEY")"
+    printf '  "version": %s,\n' "$v"
+    printf '  "netns": %s,\n' "$(lab_json_str "$(lab_netns "$name")")"
+    printf '  "root": %s,\n' "$(lab_json_str "$d/root")"
+    printf '  "sshdLog": %s,\n' "$(lab_json_str "$d/sshd.log")"
+    printf '  "startSeconds": %s\n' "$(cat "$d/start-seconds" 2>/dev/null || echo null)"
+    printf '}\n'
+  } > "$d/host.json.tmp"
+  mv "$d/host.json.tmp" "$d/host.json"
+}
+
+# lab_ssh NAME CMD...: runs CMD on the host as st2admin with the lab key (LAB_SSH_TTY=1: with a tty).
+lab_ssh() {
+  local name=$1 addr
+  shift
+  addr=$(cat "$(lab_host_dir "$name")/address" 2>/dev/null) || lab_die "no lab host '$name' (is the lab up?)"
+  # -F /dev/null: no SendEnv LANG LC_* from the machine's ssh_config (only C.UTF-8 exists in hosts).
+  env -u LANG -u LC_ALL -u LANGUAGE ssh -F /dev/null -i "$LAB_KEY" \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes \
+    -o ConnectTimeout=10 -o IdentitiesOnly=yes ${LAB_SSH_TTY:+-t} \
+    "$LAB_USER@$addr" "$@"
+}
