@@ -50,8 +50,8 @@ for V in $HOPS; do
         say "mistral at $($M --config-file /etc/mistral/mistral.conf current 2>/dev/null | tail -1)"
     fi
     B=/opt/stackstorm/st2/bin
-    if lt "$FROM" 1.5; then $B/st2-migrate-datastore-to-include-scope-secret.py --config-file /etc/st2/st2.conf; fi
-    if lt "$FROM" 2.1; then
+    if lt "$FROM" 1.5 && ! lt "$V" 1.5; then $B/st2-migrate-datastore-to-include-scope-secret.py --config-file /etc/st2/st2.conf; fi
+    if lt "$FROM" 2.1 && ! lt "$V" 2.1; then
         $B/st2-migrate-datastore-scopes.py --config-file /etc/st2/st2.conf
         $B/st2-migrate-runners.sh >/dev/null
     fi
