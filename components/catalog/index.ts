@@ -73,10 +73,10 @@ export function executableMigrationIds(): string[] {
     return RELEASE_LINES.flatMap((l) => l.migrations ?? []).filter((m) => m.kind !== "notice").map((m) => m.id);
 }
 
-/** Arguments that make `st2 key list -j` of this version print every key of every scope. */
-export function keyListArgs(version: string): string[] {
+/** The `st2 key list -j` argument lists that, together, print every key of every scope on this version. */
+export function keyListCalls(version: string): string[][] {
     const flags = KEY_LIST_FLAGS.filter((f) => semver.gte(version, f.since));
-    return [...flags[flags.length - 1].args];
+    return flags[flags.length - 1].calls.map((args) => [...args]);
 }
 
 /**

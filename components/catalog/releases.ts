@@ -231,11 +231,15 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
     },
 ];
 
-/** `st2 key list` shows only scope `system` unless asked, and from 2.4 only the last 50 items. */
+/**
+ * `st2 key list` shows only scope `system` unless asked (scopes arrive in 1.5, `--scope all` in 2.1),
+ * and from 2.4 only the first 50 items unless `-n -1` (StackStorm/st2 #3708).
+ */
 export const KEY_LIST_FLAGS: readonly KeyListFlags[] = [
-    { since: "1.4.0", args: [] },
-    { since: "1.5.0", args: ["--scope", "all"] },
-    { since: "2.4.0", args: ["--scope", "all", "-n", "-1"] },
+    { since: "1.4.0", calls: [[]] },
+    { since: "1.5.0", calls: [["--scope", "system"], ["--scope", "user"]] },
+    { since: "2.1.0", calls: [["--scope", "all"]] },
+    { since: "2.4.0", calls: [["--scope", "all", "-n", "-1"]] },
 ];
 
 /** `st2ctl reload` flag every upgrade runs: re-registers all content with the new code. */

@@ -72,8 +72,11 @@ export interface ReleaseLine {
     migrations?: readonly Migration[];
 }
 
-/** A CLI behaviour that changed at a release: the arguments `st2 key list` needs to list every key. */
+/**
+ * A CLI behaviour that changed at a release: the `st2 key list` calls that together list every key.
+ * One call per argument list (before 2.1 there is no `--scope all`: system and user go separately).
+ */
 export interface KeyListFlags {
     since: string;
-    args: readonly string[];
+    calls: readonly (readonly string[])[];
 }

@@ -2,7 +2,7 @@
  * Steps that run while StackStorm still serves: they find problems and do slow work (downloads,
  * backups) before the outage begins.
  */
-import { keyListArgs, type PackageName } from "../catalog";
+import { keyListCalls, type PackageName } from "../catalog";
 import { makeStep, pm, type Step, type StepContext } from "./context";
 import { iniGet, legPins, mistralDbUrl, versionGe } from "./library";
 import { bashArray, q } from "./shell";
@@ -89,8 +89,11 @@ export function backup(ctx: StepContext): Step {
         `audit=(/var/log/st2/*.audit.log*)`,
         `if [ "\${#audit[@]}" -gt 0 ]; then tar -C / -czf "$work/audit-logs.tar.gz" "\${audit[@]#/}"; fi`,
         `if command -v st2 >/dev/null; then`,
-        `  st2 key list -j ${keyListArgs(plan.from).map(q).join(" ")} >"$work/datastore.json" || die "exporting the datastore failed (st2 key list): is st2api running and is root's st2 CLI authenticated?"`,
-        `  log "datastore: $(grep -c '"name"' "$work/datastore.json" || true) keys exported (secrets stay encrypted)"`,
+        ...keyListCalls(plan.from).map(
+            (args, i) =>
+                `  st2 key list -j ${args.map(q).join(" ")} >"$work/datastore-${i + 1}.json" || die "exporting the datastore failed (st2 key list${args.length ? ` ${args.join(" ")}` : ""}): is st2api running and is root's st2 CLI authenticated?"`,
+        ),
+        `  log "datastore: $(cat "$work"/datastore-*.json | grep -c '"name"' || true) keys exported (secrets stay encrypted)"`,
         `fi`,
         `if [ -n "$(pm_installed st2mistral)" ] && [ -r ${q(settings.mistral.configFile)} ]; then`,
         `  command -v pg_dump >/dev/null || die "pg_dump is needed to back up the Mistral database"`,

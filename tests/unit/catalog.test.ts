@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import {
     catalogProblems,
     executableMigrationIds,
-    keyListArgs,
+    keyListCalls,
     knownReleases,
     latestRelease,
     linesCrossed,
@@ -55,11 +55,12 @@ describe("catalog", () => {
         assert.deepEqual(linesCrossed("2.10.0", "2.10.4"), []);
     });
 
-    it("lists every key with the flags of each era (paging from 2.4)", () => {
-        assert.deepEqual(keyListArgs("1.4.0"), []);
-        assert.deepEqual(keyListArgs("2.2.0"), ["--scope", "all"]);
-        assert.deepEqual(keyListArgs("2.4.0"), ["--scope", "all", "-n", "-1"]);
-        assert.deepEqual(keyListArgs("3.9.0"), ["--scope", "all", "-n", "-1"]);
+    it("lists every key with the flags of each era (scopes from 1.5, `all` from 2.1, paging from 2.4)", () => {
+        assert.deepEqual(keyListCalls("1.4.0"), [[]]);
+        assert.deepEqual(keyListCalls("2.0.1"), [["--scope", "system"], ["--scope", "user"]]);
+        assert.deepEqual(keyListCalls("2.2.0"), [["--scope", "all"]]);
+        assert.deepEqual(keyListCalls("2.4.0"), [["--scope", "all", "-n", "-1"]]);
+        assert.deepEqual(keyListCalls("3.9.0"), [["--scope", "all", "-n", "-1"]]);
     });
 
     it("knows the executable migrations by id", () => {
