@@ -5,8 +5,8 @@
  * `upgrade head` fails with `relation "event_triggers_v2" already exists`. The runbook's recovery
  * drops a fixed list of tables; on newer Mistral that list is wrong and, sent as one batch, rolls
  * back. So the recovery is computed: a scratch database upgraded to the recorded revision shows
- * which tables that revision owns; the others were created early. They are dropped one statement
- * at a time in foreign-key order, and never when they hold rows.
+ * which tables that revision owns; the others were created early. They are dropped together (no
+ * CASCADE, so nothing the revision owns can go with them), and never when they hold rows.
  */
 import type { PackageLeg } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
@@ -19,7 +19,7 @@ drop_scratch() {
   if [ -n "$scratch_dir" ]; then rm -rf "$scratch_dir"; fi
 }
 recover_early_start() {
-  local url=$1 rev tables owned extra remaining t n progress
+  local url=$1 rev tables owned extra t n quoted tables_ahead
   rev=$(psql_q "$url" "SELECT version_num FROM alembic_version" 2>/dev/null || true)
   tables=$(psql_q "$url" "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY 1")
   if [ -z "$tables" ]; then return 0; fi
@@ -43,15 +43,12 @@ recover_early_start() {
     n=$(psql_q "$url" "SELECT count(*) FROM \\"$t\\"")
     [ "$n" -eq 0 ] || die "table $t holds $n rows, refusing to drop it: recover by hand (the backup folder has a pg_dump)"
   done
-  remaining=$extra
-  while [ -n "$remaining" ]; do
-    progress="" extra=$remaining remaining=""
-    for t in $extra; do
-      if psql_q "$url" "DROP TABLE \\"$t\\"" >/dev/null 2>&1; then progress+=" $t"; else remaining+="\${remaining:+ }$t"; fi
-    done
-    [ -n "$progress" ] || die "could not drop [$remaining]: other tables depend on them"
-    log "dropped$progress"
-  done
+  # One statement for all of them: the new tables reference each other (workflow and task executions
+  # both ways), and without CASCADE any table of the recorded revision that refers to them stops it.
+  read -r -a tables_ahead <<<"$extra"
+  quoted=$(printf '"%s", ' "\${tables_ahead[@]}")
+  psql_q "$url" "DROP TABLE \${quoted%, }" >/dev/null || die "could not drop [$extra] (see the error above)"
+  log "dropped [$extra]"
 }`;
 
 export function mistralDb(ctx: StepContext, leg: PackageLeg): Step {
