@@ -1,6 +1,6 @@
 /**
  * The datastore across eras, as data: what `st2 key list -j` prints and how to make it print every
- * key, and what `st2 key load` reads. A content roll-over exports with one version's CLI and loads
+ * key (the listings themselves: KEY_LIST_FLAGS in releases.ts), and what `st2 key load` reads. A content roll-over exports with one version's CLI and loads
  * with another's; every difference between them is a row here, never an `if` in the code.
  *
  * Sources: st2docs `datastore.rst` and `install/upgrades.rst` (Content Roll-Over), the st2client
@@ -8,6 +8,7 @@
  * 50 keys listed) and #4545 (secrets only decrypt with the crypto key that encrypted them).
  */
 import * as semver from "semver";
+import { keyListCalls } from "./index";
 import { RELEASE_LINES } from "./releases";
 
 /** Scope names as the datastore of an era stores and prints them. */
@@ -23,12 +24,6 @@ export interface DatastoreEra {
     exportFields: readonly string[];
     /** Scope names of the era; undefined before 1.5, when the datastore had no scopes. */
     scopes?: ScopeNames;
-    /**
-     * Argument lists for `st2 key list -j` that together print every key once. 1.5-2.0 accept only
-     * `system` and `user` as scope (and `user` lists the authenticated user's keys); 2.1 adds `all`;
-     * from 2.4 the list stops at 50 items unless `-n -1`.
-     */
-    listings: readonly (readonly string[])[];
     /** Every spelling of the flag that prints secrets decrypted; empty when the era has no secrets. */
     decryptFlags: readonly string[];
     /**
@@ -46,23 +41,14 @@ const LOAD_NAME_VALUE = ["name", "value"] as const;
 const LOAD_2_6 = ["name", "value", "scope", "user", "secret", "ttl"] as const;
 
 export const DATASTORE_ERAS: readonly DatastoreEra[] = [
-    { since: "1.4.0", exportFields: EXPORT_1_4, listings: [[]], decryptFlags: [], loadFields: LOAD_NAME_VALUE },
-    {
-        since: "1.5.0",
-        exportFields: EXPORT_1_5,
-        scopes: SCOPES_1_5,
-        listings: [["--scope", "system"], ["--scope", "user"]],
-        decryptFlags: ["--decrypt"],
-        loadFields: LOAD_NAME_VALUE,
-    },
-    { since: "2.1.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, listings: [["--scope", "all"]], decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE },
-    { since: "2.4.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, listings: [["--scope", "all", "-n", "-1"]], decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE },
-    { since: "2.6.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, listings: [["--scope", "all", "-n", "-1"]], decryptFlags: ["--decrypt"], loadFields: LOAD_2_6 },
+    { since: "1.4.0", exportFields: EXPORT_1_4, decryptFlags: [], loadFields: LOAD_NAME_VALUE },
+    { since: "1.5.0", exportFields: EXPORT_1_5, scopes: SCOPES_1_5, decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE },
+    { since: "2.1.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE },
+    { since: "2.6.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, decryptFlags: ["--decrypt"], loadFields: LOAD_2_6 },
     {
         since: "3.0.0",
         exportFields: EXPORT_1_5,
         scopes: SCOPES_2_1,
-        listings: [["--scope", "all", "-n", "-1"]],
         decryptFlags: ["--decrypt", "-d"],
         // `encrypted: true` loads a ciphertext as-is: it only decrypts with the same crypto key.
         loadFields: [...LOAD_2_6, "encrypted"],
@@ -79,12 +65,15 @@ export function datastoreEra(version: string): DatastoreEra {
     return eras[eras.length - 1];
 }
 
-/** Argument lists of `st2 key list -j` that, run one after the other, print every key once. */
+/**
+ * Argument lists of `st2 key list -j` that, run one after the other, print every key once (scopes one
+ * by one before 2.1, `-n -1` from 2.4: StackStorm/st2 #3708), with secrets decrypted when asked.
+ */
 export function keyExportListings(version: string, decrypt: boolean): string[][] {
     const era = datastoreEra(version);
     // --decrypt works in every era with secrets; `-d` only from 3.0.
     const flag = decrypt && era.decryptFlags.length ? [era.decryptFlags[0]] : [];
-    return era.listings.map((args) => [...args, ...flag]);
+    return keyListCalls(version).map((args) => [...args, ...flag]);
 }
 
 /** Whether `st2 key load` of this release keeps scope, user and the secret flag. */
