@@ -49,7 +49,7 @@ if [ -n "$EVERYTHING" ]; then
   pid=$(lab_http_pid)
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    for _ in $(seq 1 50); do lab_alive "$pid" || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$LAB_DIR/run/http.pid"

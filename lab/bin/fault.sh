@@ -52,10 +52,11 @@ case $KIND in
     [ "$MODE" = on ] || exit 0
     if [ -n "$ARG" ]; then
       deadline=$((SECONDS + ${LAB_FAULT_WAIT:-120}))
-      until ip netns pids "$(lab_netns "$NAME")" | while read -r p; do
-              tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true
-              echo
-            done | grep -qF -- "$ARG"; do
+      while :; do
+        # the command lines of every process of the host, NULs as spaces, in one line
+        cmds=$(ip netns pids "$(lab_netns "$NAME")" | sed 's|.*|/proc/&/cmdline|' \
+                 | xargs -r cat 2>/dev/null | tr '\0' ' ' || true)
+        if [[ $cmds == *"$ARG"* ]]; then break; fi
         [ "$SECONDS" -lt "$deadline" ] || lab_die "no process matching '$ARG' appeared on $NAME"
         sleep 0.05
       done

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Builds the lab host image once: Debian bookworm (minbase) + sshd, sudo, PostgreSQL 15, Debian's
 # Mistral 15, tini. Cached as $LAB_DIR/image/rootfs-<hash>.tar.zst, where <hash> covers the recipe
-# (this file and lab/lib/image-customize.sh): a recipe change builds a new image. The extracted copy
+# (suite, packages, dpkg options, RECIPE_REVISION and lab/lib/image-customize.sh): a recipe change
+# builds a new image. The extracted copy
 # $LAB_DIR/image/rootfs-<hash>/ is the shared read-only lower dir of every host's overlayfs.
 # usage: image.sh [--rebuild]   prints the extracted root's path on stdout.
+# LAB_IMAGE_DIR (default $LAB_DIR/image) lets several lab folders share one image.
 set -euo pipefail
 # shellcheck source=lab/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -18,7 +20,7 @@ esac
 SUITE=bookworm
 PACKAGES=(
   openssh-server sudo postgresql python3 python3-psycopg2 mistral-common tini
-  git ca-certificates procps psmisc iproute2 iputils-ping netbase less vim-tiny lsof
+  git ca-certificates procps psmisc iproute2 iputils-ping netbase less vim-tiny lsof apt-utils
 )
 # Keep the image small: no manuals, docs (except copyright) or translations.
 DPKG_OPTS=(
@@ -29,10 +31,12 @@ DPKG_OPTS=(
   'path-include=/usr/share/locale/locale.alias'
 )
 
+# Bump when the way the image is made changes in this file (mmdebstrap options below).
+RECIPE_REVISION=1
 recipe_hash() {
   {
-    printf '%s\n' "$SUITE" "${PACKAGES[@]}" "${DPKG_OPTS[@]}"
-    cat "${BASH_SOURCE[0]}" "$LAB_LIB/image-customize.sh"
+    printf '%s\n' "$RECIPE_REVISION" "$SUITE" "${PACKAGES[@]}" "${DPKG_OPTS[@]}"
+    cat "$LAB_LIB/image-customize.sh"
   } | sha256sum | cut -c1-12
 }
 
@@ -45,7 +49,7 @@ debian_mirror() {
   printf '%s' "${MIRROR:-${m:-http://deb.debian.org/debian}}"
 }
 
-IMG_DIR=$LAB_DIR/image
+IMG_DIR=${LAB_IMAGE_DIR:-$LAB_DIR/image}
 HASH=$(recipe_hash)
 TARBALL=$IMG_DIR/rootfs-$HASH.tar.zst
 ROOTFS=$IMG_DIR/rootfs-$HASH

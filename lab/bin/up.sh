@@ -61,7 +61,9 @@ lab_repo_ensure
 
 # 4. Bridge and the repository's HTTP server on it.
 if ! ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
-  ip link add "$LAB_BRIDGE" type bridge
+  # a fixed MAC: a bridge otherwise takes the lowest MAC of its ports, which changes as hosts come
+  # and go and leaves stale ARP entries for the bridge address in the hosts
+  ip link add "$LAB_BRIDGE" address "$LAB_BRIDGE_MAC" type bridge
   ip addr add "$LAB_BRIDGE_IP/24" dev "$LAB_BRIDGE"
 fi
 ip link set "$LAB_BRIDGE" up

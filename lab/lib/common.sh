@@ -6,9 +6,13 @@
 LAB_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_DIR=${LAB_DIR:-$LAB_REPO_ROOT/.lab}
 LAB_LIB=$LAB_REPO_ROOT/lab/lib
-LAB_BRIDGE=st2br0
-LAB_BRIDGE_IP=10.200.0.1
-LAB_NET_PREFIX=10.200.0
+# A second lab on the same machine (another LAB_DIR) needs its own bridge and /24, e.g.
+# LAB_BRIDGE=st2br1 LAB_NET=10.201.0, and host names of its own.
+LAB_BRIDGE=${LAB_BRIDGE:-st2br0}
+LAB_NET_PREFIX=${LAB_NET:-10.200.0}
+LAB_BRIDGE_IP=$LAB_NET_PREFIX.1
+IFS=. read -r _n1 _n2 _n3 <<<"$LAB_NET_PREFIX"
+LAB_BRIDGE_MAC=$(printf '02:00:%02x:%02x:%02x:01' "$_n1" "$_n2" "$_n3")
 LAB_HTTP_PORT=8080
 LAB_USER=st2admin
 LAB_KEY=$LAB_DIR/keys/id_ed25519
@@ -50,6 +54,13 @@ lab_host_dir() { printf '%s/hosts/%s' "$LAB_DIR" "$1"; }
 lab_netns() { printf 'st2-%s' "$1"; }
 lab_veth() { printf 'v-%s' "$1"; }
 
+# lab_alive PID: the process exists and is not a zombie (the machine's init may reap late).
+lab_alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # PID (in the machine's pid namespace) of PID 1 of a host's pid namespace, or nothing.
 lab_host_init_pid() {
   local d pid child
@@ -62,13 +73,17 @@ lab_host_init_pid() {
   return 0
 }
 
-# Names of all hosts the lab knows about (a directory under hosts/, or a st2-* netns).
+# Names of all hosts of this lab: a folder under hosts/, or a st2-NAME netns whose veth v-NAME is on
+# this lab's bridge (a host whose folder was lost).
 lab_all_hosts() {
+  local n
   {
     if [ -d "$LAB_DIR/hosts" ]; then
       find "$LAB_DIR/hosts" -mindepth 1 -maxdepth 1 -type d -printf '%f\n'
     fi
-    ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^st2-//p'
+    for n in $(ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^st2-//p'); do
+      if ip -o link show "v-$n" 2>/dev/null | grep -q " master $LAB_BRIDGE "; then echo "$n"; fi
+    done
   } | sort -u
 }
 

@@ -64,13 +64,17 @@ lab_host_down() {
 
 # lab_host_up NAME ADDRESS LOWER: starts the host (nothing to do when it is already up).
 lab_host_up() {
-  local name=$1 addr=$2 lower=$3 d r ns veth t0 i pid
+  local name=$1 addr=$2 lower=$3 d r ns veth t0 pid deadline
   d=$(lab_host_dir "$name")
   r=$d/root
   ns=$(lab_netns "$name")
   veth=$(lab_veth "$name")
-  if lab_host_is_up "$name" && [ "$(cat "$d/lower" 2>/dev/null)" = "$lower" ]; then
-    lab_log "$name: already up at $addr"
+  if lab_host_is_up "$name"; then
+    if [ "$(cat "$d/lower" 2>/dev/null)" = "$lower" ]; then
+      lab_log "$name: already up at $addr"
+    else
+      lab_log "$name: already up at $addr, on an older image (down it to get the new one)"
+    fi
     return 0
   fi
   # Leftovers of a failed or older start: start clean.
@@ -79,17 +83,26 @@ lab_host_up() {
     lab_host_down "$name"
   fi
   t0=$(lab_now)
+  step() { if [ "${LAB_TIMING:-0}" = 1 ]; then lab_log "$name: $1 at $(lab_since "$t0") s"; fi; }
   mkdir -p "$d/upper" "$d/work" "$r"
   echo "$addr" > "$d/address"
   echo "$lower" > "$d/lower"
   mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$r"
+  step overlay
 
   # Identity: name, address, its own SSH host keys, the lab's client key.
   echo "$name" > "$r/etc/hostname"
   printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
     "$name" "$addr" "$name" > "$r/etc/hosts"
   : > "$r/etc/resolv.conf"
-  ssh-keygen -q -A -f "$r" >/dev/null
+  # Host keys are made once per host name and kept with the lab key (a host keeps its identity
+  # across down/up; RSA key generation alone would cost half a second per start).
+  if [ ! -s "$LAB_DIR/keys/hosts/$name/etc/ssh/ssh_host_ed25519_key" ]; then
+    mkdir -p "$LAB_DIR/keys/hosts/$name/etc/ssh"
+    ssh-keygen -q -A -f "$LAB_DIR/keys/hosts/$name" >/dev/null
+  fi
+  cp -p "$LAB_DIR/keys/hosts/$name"/etc/ssh/ssh_host_* "$r/etc/ssh/"
+  step host-keys
   install -m 600 -o 1000 -g 1000 "$LAB_KEY.pub" "$r/home/$LAB_USER/.ssh/authorized_keys"
   printf 'deb [trusted=yes] http://%s:%s/ ./\n' "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" > "$r/etc/apt/sources.list.d/st2.list"
   rm -f "$r/etc/apt/sources.list" "$r/etc/apt/sources.list.d/debian.sources"
@@ -101,6 +114,7 @@ lab_host_up() {
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$addr/24" dev eth0
   ip -n "$ns" link set eth0 up
+  step netns
 
   setsid ip netns exec "$ns" \
     unshare --mount --uts --ipc --pid --fork --propagation private \
@@ -108,20 +122,22 @@ lab_host_up() {
     bash "$LAB_LIB/host-init.sh" "$name" "$r" >>"$d/sshd.log" 2>&1 </dev/null 8>&- 9>&- &
   pid=$!
   echo "$pid" > "$d/unshare.pid"
-  for i in $(seq 1 400); do
-    if timeout 1 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; then break; fi
+  step started
+  deadline=$((SECONDS + 30))
+  until timeout 1 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
       lab_log "$name: host exited during start; its log:"
       tail -20 "$d/sshd.log" >&2
       return 1
     fi
-    sleep 0.05
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      lab_log "$name: sshd did not answer within 30 s; its log:"
+      tail -20 "$d/sshd.log" >&2
+      return 1
+    fi
+    sleep 0.02
   done
-  if ! lab_host_is_up "$name"; then
-    lab_log "$name: sshd did not answer within 20 s; its log:"
-    tail -20 "$d/sshd.log" >&2
-    return 1
-  fi
+  step sshd
   lab_since "$t0" > "$d/start-seconds"
   lab_log "$name: up at $addr in $(cat "$d/start-seconds") s"
 }
