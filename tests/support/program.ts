@@ -1,0 +1,119 @@
+// Runs the project's own program (index.ts + components/) on a throwaway stack whose hosts are lab
+// hosts: the real engine, the real program, real hosts.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { makeTempStack, PROJECT_ROOT, type PulumiResult, type TempStack } from "./engine";
+import { sshRun, type LabHost } from "./lab";
+
+/** The program's files, as a user's checkout has them. */
+function programFiles(): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const f of ["Pulumi.yaml", "index.ts", "tsconfig.json", "package.json"]) {
+        files[f] = fs.readFileSync(path.join(PROJECT_ROOT, f), "utf8");
+    }
+    const walk = (dir: string): void => {
+        for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, dir), { withFileTypes: true })) {
+            const rel = path.join(dir, entry.name);
+            if (entry.isDirectory()) walk(rel);
+            else if (entry.name.endsWith(".ts")) files[rel] = fs.readFileSync(path.join(PROJECT_ROOT, rel), "utf8");
+        }
+    };
+    walk("components");
+    // Only the program: the tests and tools of the checkout are not part of it.
+    files["tsconfig.json"] = JSON.stringify({ ...JSON.parse(files["tsconfig.json"]), include: ["index.ts", "components/**/*.ts"] });
+    return files;
+}
+
+/** Stack config for lab hosts, every host at its lab version unless `currentVersion` says otherwise. */
+export function labConfig(hosts: readonly LabHost[], settings: Record<string, unknown>): Record<string, unknown> {
+    return {
+        hosts: hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.user, currentVersion: h.version })),
+        sshPrivateKeyPath: hosts[0].privateKeyPath,
+        backup: { extraPaths: ["/var/lib/st2-double"] },
+        ...settings,
+    };
+}
+
+/** What the engine did to one resource, from its event log. */
+export interface ResourceEvent {
+    op: string;
+    type: string;
+    name: string;
+}
+
+export interface UpResult extends PulumiResult {
+    /** Every resource the engine finished, in order (`same` ones included). */
+    events: ResourceEvent[];
+    /** Names of the commands that ran (created or replaced), in order. */
+    ran: string[];
+}
+
+export interface ProgramStack extends TempStack {
+    up(extra?: readonly string[]): UpResult;
+    outputs(): Record<string, unknown>;
+}
+
+/** A temp stack of the real program with `config` as its `st2-upgrade:*` settings. */
+export function programStack(config: Record<string, unknown>, stack = "e2e"): ProgramStack {
+    const yaml = Object.entries(config)
+        .map(([key, value]) => `  st2-upgrade:${key}: ${JSON.stringify(value)}`)
+        .join("\n");
+    const temp = makeTempStack({ files: { ...programFiles(), [`Pulumi.${stack}.yaml`]: `config:\n${yaml}\n` }, stack });
+    return {
+        ...temp,
+        up: (extra = []) => {
+            const log = path.join(temp.dir, `events-${Date.now()}.jsonl`);
+            const r = temp.pulumi(["up", "--yes", "--skip-preview", "--event-log", log, ...extra]);
+            const events = readEvents(log);
+            return { ...r, events, ran: events.filter((e) => e.type === "command:remote:Command" && ["create", "replace", "create-replacement"].includes(e.op)).map((e) => e.name) };
+        },
+        outputs: () => {
+            const r = temp.pulumi(["stack", "output", "--json"]);
+            if (r.code !== 0) throw new Error(`pulumi stack output failed:\n${r.stderr}`);
+            return JSON.parse(r.stdout) as Record<string, unknown>;
+        },
+    };
+}
+
+function readEvents(file: string): ResourceEvent[] {
+    if (!fs.existsSync(file)) return [];
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as { resOutputsEvent?: { metadata: { op: string; type: string; urn: string } } })
+        .flatMap((e) => (e.resOutputsEvent ? [e.resOutputsEvent.metadata] : []))
+        .map((m) => ({ op: m.op, type: m.type, name: m.urn.split("::").pop()! }));
+}
+
+/** The lab double's inventory of a host (lab/double/inventory.sh): what must survive an upgrade. */
+export interface Inventory {
+    st2_version: string;
+    keys: {
+        total: number;
+        by_logical_scope: Record<string, number>;
+        names: Record<string, string[]>;
+        value_digest: Record<string, string>;
+        secrets: { total: number; decryptable: number; names: string[]; undecryptable: string[] };
+    };
+    packs: { registered: string[]; on_disk: string[] };
+    executions: { total: number };
+    mistral?: { alembic_revision: string; rows: Record<string, number> };
+    audit_logs: Record<string, { lines: number; sha256: string; size: number }>;
+}
+
+export function inventory(host: LabHost): Inventory {
+    const r = sshRun(host, "sudo bash -s", { input: fs.readFileSync(path.join(PROJECT_ROOT, "lab/double/inventory.sh"), "utf8") });
+    if (r.code !== 0) throw new Error(`inventory of ${host.name} failed:\n${r.stderr}`);
+    return JSON.parse(r.stdout) as Inventory;
+}
+
+/** Audit logs only grow: each file of `before` must still begin with exactly the bytes it had. */
+export function auditLogsKept(host: LabHost, before: Inventory): string[] {
+    const problems: string[] = [];
+    for (const [file, { size, sha256 }] of Object.entries(before.audit_logs)) {
+        const r = sshRun(host, `sudo head -c ${size} /var/log/st2/${file} | sha256sum`);
+        if (r.stdout.split(" ")[0] !== sha256) problems.push(`${host.name}:/var/log/st2/${file} lost its first ${size} bytes`);
+    }
+    return problems;
+}
