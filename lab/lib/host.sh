@@ -46,6 +46,7 @@ lab_host_down() {
   fi
   ip link del "$veth" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
+  if [ -f "$d/address" ]; then ip neigh flush to "$(cat "$d/address")" dev "$LAB_BRIDGE" 2>/dev/null || true; fi
   # Mounts under the host's folder, innermost first (normally only the overlay root).
   if [ -d "$d" ]; then
     for i in $(seq 1 50); do
@@ -109,11 +110,18 @@ lab_host_up() {
 
   # Network: eth0 in the host's namespace, the other end on the bridge. No default route.
   ip netns add "$ns"
-  ip link add "$veth" type veth peer name eth0 netns "$ns"
+  # eth0's MAC follows from the address (02:00:a:b:c:d), so neighbour caches stay right across restarts
+  local o1 o2 o3 o4
+  IFS=. read -r o1 o2 o3 o4 <<<"$addr"
+  ip link add "$veth" type veth peer name eth0 \
+    address "$(printf '02:00:%02x:%02x:%02x:%02x' "$o1" "$o2" "$o3" "$o4")" netns "$ns"
   ip link set "$veth" master "$LAB_BRIDGE" up
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$addr/24" dev eth0
   ip -n "$ns" link set eth0 up
+  # A previous host with this address had another MAC: without this, the machine keeps sending to
+  # the old one until its neighbour entry times out (up to a minute).
+  ip neigh flush to "$addr" dev "$LAB_BRIDGE" 2>/dev/null || true
   step netns
 
   setsid ip netns exec "$ns" \
