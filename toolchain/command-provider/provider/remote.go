@@ -1,0 +1,309 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Connection is a remote.Connection (or, for its proxy, a remote.ProxyConnection) with defaults applied.
+type Connection struct {
+	Host               string
+	Port               int
+	User               string
+	Password           *string
+	PrivateKey         *string
+	PrivateKeyPassword *string
+	AgentSocketPath    *string
+	HostKey            *string
+	DialErrorLimit     int
+	PerDialTimeout     int
+	Proxy              *Connection
+}
+
+func (c *Connection) address() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// parseConnection reads a known connection value (secret or not).
+func parseConnection(v resource.PropertyValue) (*Connection, error) {
+	v, _ = unwrap(v)
+	if !v.IsObject() {
+		return nil, fmt.Errorf("connection must be an object, not %s", v.TypeString())
+	}
+	obj := applyConnectionDefaultsForRun(v.ObjectValue())
+	str := func(k string) *string {
+		if x, _ := unwrap(obj[resource.PropertyKey(k)]); x.IsString() {
+			s := x.StringValue()
+			return &s
+		}
+		return nil
+	}
+	num := func(k string, def int) int {
+		if x, _ := unwrap(obj[resource.PropertyKey(k)]); x.IsNumber() {
+			return int(x.NumberValue())
+		}
+		return def
+	}
+	c := &Connection{
+		Port:               num("port", defaultPort),
+		User:               defaultUser,
+		Password:           str("password"),
+		PrivateKey:         str("privateKey"),
+		PrivateKeyPassword: str("privateKeyPassword"),
+		AgentSocketPath:    str("agentSocketPath"),
+		HostKey:            str("hostKey"),
+		DialErrorLimit:     num("dialErrorLimit", defaultDialErrorLimit),
+		PerDialTimeout:     num("perDialTimeout", defaultPerDialTimeout),
+	}
+	if h := str("host"); h != nil && *h != "" {
+		c.Host = *h
+	} else {
+		return nil, errors.New("connection.host is required")
+	}
+	if u := str("user"); u != nil {
+		c.User = *u
+	}
+	if p, ok := obj["proxy"]; ok {
+		if p, _ = unwrap(p); p.IsObject() {
+			proxy, err := parseConnection(p)
+			if err != nil {
+				return nil, fmt.Errorf("proxy: %w", err)
+			}
+			c.Proxy = proxy
+		}
+	}
+	return c, nil
+}
+
+func applyConnectionDefaultsForRun(m resource.PropertyMap) resource.PropertyMap {
+	v, _ := unwrap(connectionDefaults(resource.NewObjectProperty(m), false))
+	return v.ObjectValue()
+}
+
+// clientConfig: authentication by private key, password (also keyboard-interactive) and the SSH
+// agent (agentSocketPath, else $SSH_AUTH_SOCK), in that order; the host key is checked only when
+// hostKey is given. The returned closer releases the agent connection.
+func (c *Connection) clientConfig() (*ssh.ClientConfig, func(), error) {
+	cfg := &ssh.ClientConfig{
+		User:            c.User,
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec // documented behaviour when hostKey is unset
+		Timeout:         time.Duration(c.PerDialTimeout) * time.Second,
+	}
+	closer := func() {}
+	if c.HostKey != nil && strings.TrimSpace(*c.HostKey) != "" {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
+		if err != nil {
+			return nil, closer, fmt.Errorf("connection.hostKey: %w", err)
+		}
+		cfg.HostKeyCallback = ssh.FixedHostKey(key)
+		cfg.HostKeyAlgorithms = hostKeyAlgorithms(key)
+	}
+	if c.PrivateKey != nil {
+		var signer ssh.Signer
+		var err error
+		if c.PrivateKeyPassword != nil {
+			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(*c.PrivateKey), []byte(*c.PrivateKeyPassword))
+		} else {
+			signer, err = ssh.ParsePrivateKey([]byte(*c.PrivateKey))
+		}
+		if err != nil {
+			return nil, closer, fmt.Errorf("connection.privateKey: %w", err)
+		}
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
+	}
+	if c.Password != nil {
+		password := *c.Password
+		cfg.Auth = append(cfg.Auth, ssh.Password(password),
+			ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
+				answers := make([]string, len(questions))
+				for i := range answers {
+					answers[i] = password
+				}
+				return answers, nil
+			}))
+	}
+	socket := os.Getenv("SSH_AUTH_SOCK")
+	if c.AgentSocketPath != nil {
+		socket = *c.AgentSocketPath
+	}
+	if socket != "" {
+		conn, err := net.Dial("unix", socket)
+		if err != nil {
+			return nil, closer, fmt.Errorf("SSH agent at %s: %w", socket, err)
+		}
+		closer = func() { _ = conn.Close() }
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+	}
+	return cfg, closer, nil
+}
+
+func hostKeyAlgorithms(key ssh.PublicKey) []string {
+	if key.Type() == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{key.Type()}
+}
+
+// retryDelay is the pause after the n-th failed dial (n from 1): 1s, 1.5s, 2.25s … at most 10s.
+func retryDelay(n int) time.Duration {
+	d := time.Second
+	for i := 1; i < n && d < 10*time.Second; i++ {
+		d = d * 3 / 2
+	}
+	return min(d, 10*time.Second)
+}
+
+// sleepHook lets tests shorten the pauses between dials.
+var sleepHook = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// dial connects (through the proxy when there is one), retrying failed dials until more than
+// DialErrorLimit have failed (-1: no limit).
+func (c *Connection) dial(ctx context.Context) (*ssh.Client, func(), error) {
+	failures := 0
+	for {
+		client, closer, err := c.dialOnce(ctx)
+		if err == nil {
+			return client, closer, nil
+		}
+		failures++
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("dialing %s@%s: %w", c.User, c.address(), errors.Join(ctx.Err(), err))
+		}
+		if c.DialErrorLimit >= 0 && failures > c.DialErrorLimit {
+			return nil, nil, fmt.Errorf("dialing %s@%s: %d attempts failed (dialErrorLimit %d), the last: %w",
+				c.User, c.address(), failures, c.DialErrorLimit, err)
+		}
+		if err := sleepHook(ctx, retryDelay(failures)); err != nil {
+			return nil, nil, fmt.Errorf("dialing %s@%s: %w", c.User, c.address(), err)
+		}
+	}
+}
+
+func (c *Connection) dialOnce(ctx context.Context) (*ssh.Client, func(), error) {
+	cfg, closeAuth, err := c.clientConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Proxy == nil {
+		d := net.Dialer{Timeout: cfg.Timeout}
+		conn, err := d.DialContext(ctx, "tcp", c.address())
+		if err != nil {
+			closeAuth()
+			return nil, nil, err
+		}
+		client, err := handshake(ctx, conn, c.address(), cfg)
+		if err != nil {
+			closeAuth()
+			return nil, nil, err
+		}
+		return client, func() { _ = client.Close(); closeAuth() }, nil
+	}
+	bastion, closeBastion, err := c.Proxy.dial(ctx)
+	if err != nil {
+		closeAuth()
+		return nil, nil, fmt.Errorf("proxy: %w", err)
+	}
+	conn, err := bastion.Dial("tcp", c.address())
+	if err != nil {
+		closeBastion()
+		closeAuth()
+		return nil, nil, fmt.Errorf("through proxy %s: %w", c.Proxy.address(), err)
+	}
+	client, err := handshake(ctx, conn, c.address(), cfg)
+	if err != nil {
+		closeBastion()
+		closeAuth()
+		return nil, nil, err
+	}
+	return client, func() { _ = client.Close(); closeBastion(); closeAuth() }, nil
+}
+
+// handshake runs the SSH handshake on conn, bounded by the per-dial timeout and ctx.
+func handshake(ctx context.Context, conn net.Conn, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
+	if cfg.Timeout > 0 {
+		_ = conn.SetDeadline(time.Now().Add(cfg.Timeout))
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// remoteTarget runs commands over SSH: session.Run(command), so the remote user's login shell runs
+// it; no PTY; environment by SSH "env" requests; stdin as given.
+type remoteTarget struct {
+	conn *Connection
+}
+
+func (t remoteTarget) run(ctx context.Context, log Logger, spec execSpec) (string, string, error) {
+	client, closeClient, err := t.conn.dial(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer closeClient()
+	session, err := client.NewSession()
+	if err != nil {
+		return "", "", fmt.Errorf("opening an SSH session on %s: %w", t.conn.address(), err)
+	}
+	defer func() { _ = session.Close() }()
+
+	for _, k := range sortedKeys(spec.env) {
+		if err := session.Setenv(k, spec.env[k]); err != nil {
+			return "", "", fmt.Errorf("could not set environment variable %q: %w (this only works if the SSH "+
+				"server accepts the variable (sshd_config AcceptEnv); or set it in the command itself: VAR=value command)", k, err)
+		}
+	}
+	for _, k := range sortedKeys(spec.prevEnv) {
+		if err := session.Setenv(k, spec.prevEnv[k]); err != nil {
+			log.Log(ctx, Warning, spec.urn, fmt.Sprintf("could not set %s on the remote host (the SSH server does "+
+				"not accept it: sshd_config AcceptEnv); the command runs without it", k), false)
+		}
+	}
+	if spec.stdin != nil && *spec.stdin != "" {
+		session.Stdin = strings.NewReader(*spec.stdin)
+	}
+	out := newCapture(ctx, log, spec)
+	session.Stdout = out.Stdout()
+	session.Stderr = out.Stderr()
+
+	// On cancellation (engine Cancel, timeout) close the connection: Run returns. The remote process
+	// has no PTY, so it may keep running on the host.
+	stop := context.AfterFunc(ctx, func() { _ = client.Close() })
+	err = session.Run(spec.command)
+	stop()
+	out.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = errors.Join(ctx.Err(), err)
+		}
+		var exitMissing *ssh.ExitMissingError
+		if errors.As(err, &exitMissing) {
+			err = fmt.Errorf("%w (the connection to %s closed before the command reported its exit status)", err, t.conn.address())
+		}
+		return "", "", &CommandError{Err: err, Command: spec.command, Output: out.outputTail()}
+	}
+	stdout, stderr := out.results()
+	return stdout, stderr, nil
+}
