@@ -67,6 +67,8 @@ lab_host_init_pid() {
   d=$(lab_host_dir "$1")
   pid=$(cat "$d/unshare.pid" 2>/dev/null) || return 0
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
+  # the PID may have been reused since: it must still be this host's unshare
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "unshare .*host-init.sh $1 " || return 0
   # unshare --fork: its only child is the host's PID 1
   child=$(awk '{print $1}' "/proc/$pid/task/$pid/children" 2>/dev/null || true)
   [ -n "$child" ] && printf '%s' "$child"
