@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Provides this project's Pulumi engine at the versions package.json pins, without Pulumi's download
-# sites (unreachable here): the `pulumi` CLI, the Node.js language host `pulumi-language-nodejs` and
-# the command provider `pulumi-resource-command`. Uses a matching `pulumi` already on PATH, else
-# builds them once from Go modules into .toolchain/bin and reuses them. Registers the command provider
-# in the Pulumi plugin cache so the engine never tries to download it.
+# Provides this project's Pulumi engine without Pulumi's download sites (unreachable here): the
+# `pulumi` CLI at the version package.json pins for @pulumi/pulumi, a Node.js language host
+# `pulumi-language-nodejs`, and a resource provider for the `command` package at the version
+# package.json pins for @pulumi/command, registered in the Pulumi plugin cache.
+#
+#  1. A matching `pulumi` on PATH with its own pulumi-language-nodejs beside it (an upstream install)
+#     is used as it is. A real pulumi-resource-command of the pinned version already in the plugin
+#     cache is always preferred.
+#  2. Otherwise, built once from Go modules into .toolchain/ and reused:
+#     - .toolchain/bin/pulumi from github.com/pulumi/pulumi/pkg/v3 at the pinned version;
+#     - .toolchain/bin/pulumi-language-nodejs from github.com/pulumi/pulumi/sdk/v3 at
+#       LANGUAGE_HOST_SDK_VERSION (older: see there);
+#     - .toolchain/plugins/pulumi-resource-command from toolchain/command-provider, the project's own
+#       implementation of the part of pulumi-command it uses (the real provider's Go modules are not
+#       served by the module proxy). Kept off PATH: the engine prefers a provider found on PATH over
+#       the plugin cache, and would then also shadow a real one there.
 #
 # Usage: scripts/toolchain.sh [--quiet]      (npm run toolchain)
-# Prints the absolute folder holding the binaries on its LAST line of stdout; progress goes to stderr
-# (--quiet: only build steps and errors). Exits non-zero, saying what is missing and why, when any of
-# the three cannot be provided (binaries that could be built are kept for the next run).
+# Prints the absolute folder holding `pulumi` and the language host on its LAST line of stdout;
+# progress goes to stderr (--quiet: only build steps and errors). Exits non-zero, saying what is
+# missing and why, when something cannot be provided (binaries that were built are kept).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=pulumi-env.sh
@@ -28,26 +39,25 @@ die() { printf 'toolchain: ERROR: %s\n' "$*" >&2; exit 1; }
 PULUMI_VERSION="$(st2_pinned_version @pulumi/pulumi)"
 COMMAND_VERSION="$(st2_pinned_version @pulumi/command)"
 
-# Version variables that upstream stamps with -ldflags -X.
-PULUMI_VERSION_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
-COMMAND_VERSION_VAR=github.com/pulumi/pulumi-command/provider/pkg/version.Version
+# The Node.js language host is built from an OLDER Pulumi release than the CLI, on purpose: since
+# v3.69.0 it is its own Go module (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3),
+# which the module proxy here refuses at every version; up to v3.68.0 it was a folder of the module
+# github.com/pulumi/pulumi/sdk/v3, which the proxy serves. v3.68.0 is the newest release that still
+# contains it (v3.68.1+ are not served; v3.69.0 and v3.70.0 no longer contain it). It speaks the
+# language-host protocol the v3 CLI still uses and runs @pulumi/pulumi's own program runner (ts-node
+# included), so it serves @pulumi/pulumi 3.248 programs. Raise it only to a release that has it.
+LANGUAGE_HOST_SDK_VERSION=3.68.0
 
-# Go modules and their main packages.
+# The variable upstream stamps with -ldflags -X (CLI and language host), and the command provider's.
+PULUMI_VERSION_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+COMMAND_VERSION_VAR=st2-upgrade/toolchain/command-provider/provider.Version
+
 PKG_MODULE=github.com/pulumi/pulumi/pkg/v3
 SDK_MODULE=github.com/pulumi/pulumi/sdk/v3
-LANG_MODULE=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
-COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
-COMMAND_SDK_MODULE=github.com/pulumi/pulumi-command/sdk
-# pulumi-command has no provider/vX tags, so its provider module is only reachable by the
-# pseudo-version of the commit a release tag points at. The tag -> commit mapping cannot be computed
-# offline; known releases are listed here (these are not version pins: package.json stays the one
-# place the version is chosen). For a release not listed, the commit of the sdk/vX tag is tried.
-command_known_pseudo_version() {
-  case "$1" in
-    1.2.1) printf '%s\n' v0.0.0-20260303235922-7f3eb6f3b77c ;;
-    *) return 1 ;;
-  esac
-}
+COMMAND_SRC="$ST2_ROOT/toolchain/command-provider"
+# A string only the project's own provider binary contains (its Go package path, kept in every Go
+# binary's function table, stripped or not).
+OWN_PROVIDER_MARKER="st2-upgrade/toolchain/command-provider"
 
 GO="$(command -v go || true)"
 if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
@@ -55,13 +65,15 @@ if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
 # ---------------------------------------------------------------------------------------------
 # Checks of existing binaries.
 #
-# `pulumi version` says what the CLI is. The plugins have no version flag, and with -trimpath Go
-# leaves -ldflags (the version stamp) out of the binary's build info (`go version -m`), so what
-# this script builds is recorded in .toolchain/bin/VERSIONS ("NAME VERSION SHA256") and a binary is
-# reused only while its line matches. The command provider counts as present when the Pulumi plugin
-# cache holds it under its exact version: that is where the engine looks it up.
+# `pulumi version` says what the CLI is. The plugins have no version flag worth trusting, and with
+# -trimpath Go leaves -ldflags (the version stamp) out of the build info, so what this script builds
+# is recorded in .toolchain/bin/VERSIONS ("NAME VERSION SHA256") and a binary is reused only while
+# its line matches. The project's provider's VERSION also carries a hash of its sources, so editing
+# them rebuilds it.
 
 MANIFEST="$ST2_TOOLCHAIN_BIN/VERSIONS"
+PLUGINS_DIR="$ST2_TOOLCHAIN_DIR/plugins"
+OWN_PROVIDER="$PLUGINS_DIR/pulumi-resource-command"
 PLUGIN_CACHE_BINARY="$(st2_pulumi_home)/plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command"
 
 pulumi_ok() { # PATH: a pulumi CLI that says it is v$PULUMI_VERSION
@@ -70,70 +82,59 @@ pulumi_ok() { # PATH: a pulumi CLI that says it is v$PULUMI_VERSION
 
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
-built_ok() { # NAME VERSION: $ST2_TOOLCHAIN_BIN/NAME is the binary this script built at VERSION
-  local file="$ST2_TOOLCHAIN_BIN/$1"
-  [[ -x "$file" && -f "$MANIFEST" ]] || return 1
-  grep -Fxq -- "$1 $2 $(sha256 "$file")" "$MANIFEST"
+built_ok() { # FILE VERSION: FILE is the binary this script built at VERSION
+  [[ -x "$1" && -f "$MANIFEST" ]] || return 1
+  grep -Fxq -- "$(basename "$1") $2 $(sha256 "$1")" "$MANIFEST"
 }
 
-record_built() { # NAME VERSION
-  local line
-  line="$1 $2 $(sha256 "$ST2_TOOLCHAIN_BIN/$1")"
-  { grep -v -- "^$1 " "$MANIFEST" 2>/dev/null || true; printf '%s\n' "$line"; } >"$MANIFEST.tmp"
+record_built() { # FILE VERSION
+  local name line
+  name="$(basename "$1")"
+  line="$name $2 $(sha256 "$1")"
+  mkdir -p "$ST2_TOOLCHAIN_BIN"
+  { grep -v -- "^$name " "$MANIFEST" 2>/dev/null || true; printf '%s\n' "$line"; } >"$MANIFEST.tmp"
   mv -f "$MANIFEST.tmp" "$MANIFEST"
 }
 
-provider_registered() { [[ -x "$PLUGIN_CACHE_BINARY" ]]; }
+# own_provider_version: the pinned version plus a hash of the provider's sources (tests excluded).
+own_provider_version() {
+  local sum
+  sum="$(cd "$COMMAND_SRC" && find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) \
+    -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)"
+  printf '%s+src.%s\n' "$COMMAND_VERSION" "$sum"
+}
 
-# register_command_provider PULUMI PROVIDER_BINARY: put the provider in the plugin cache under its exact
+is_own_provider() { [[ -f "$1" ]] && grep -aqF -- "$OWN_PROVIDER_MARKER" "$1"; }
+
+# real_provider_cached: the plugin cache holds a pulumi-resource-command of the pinned version that
+# is not the project's own (an upstream one): it is used, and never overwritten.
+real_provider_cached() { [[ -x "$PLUGIN_CACHE_BINARY" ]] && ! is_own_provider "$PLUGIN_CACHE_BINARY"; }
+
+# register_own_provider PULUMI: put the project's provider in the plugin cache under the pinned
 # version, so the engine finds it and never tries to download it. Idempotent.
-register_command_provider() {
-  if provider_registered && cmp -s "$2" "$PLUGIN_CACHE_BINARY"; then
+register_own_provider() {
+  if [[ -x "$PLUGIN_CACHE_BINARY" ]] && cmp -s "$OWN_PROVIDER" "$PLUGIN_CACHE_BINARY"; then
     return 0
   fi
-  say "registering $2 as resource plugin command $COMMAND_VERSION in $(st2_pulumi_home)/plugins"
+  say "registering $OWN_PROVIDER as resource plugin command $COMMAND_VERSION in $(st2_pulumi_home)/plugins"
   PULUMI_SKIP_UPDATE_CHECK=true "$1" plugin install resource command "$COMMAND_VERSION" \
-    --file "$2" --reinstall >&2 ||
-    die "pulumi plugin install resource command $COMMAND_VERSION --file $2 failed"
+    --file "$OWN_PROVIDER" --reinstall >&2 ||
+    die "pulumi plugin install resource command $COMMAND_VERSION --file $OWN_PROVIDER failed"
 }
 
 # ---------------------------------------------------------------------------------------------
-# 1. A matching pulumi already on PATH (an upstream install: the language host beside it, the
-#    command provider in the plugin cache) is used as it is.
-
-use_path_pulumi() {
-  local found dir
-  found="$(command -v pulumi 2>/dev/null)" || return 1
-  dir="$(dirname "$(readlink -f "$found")")"
-  [[ "$dir" != "$ST2_TOOLCHAIN_BIN" ]] || return 1
-  if ! pulumi_ok "$dir/pulumi"; then
-    say "pulumi on PATH ($found) is not v$PULUMI_VERSION: not used"
-    return 1
-  fi
-  if [[ ! -x "$dir/pulumi-language-nodejs" ]]; then
-    say "pulumi on PATH ($found) has no pulumi-language-nodejs beside it: not used"
-    return 1
-  fi
-  if ! provider_registered; then
-    say "pulumi on PATH ($found): no command provider $COMMAND_VERSION in the plugin cache: not used"
-    return 1
-  fi
-  say "using pulumi v$PULUMI_VERSION from PATH ($dir)"
-  printf '%s\n' "$dir"
-}
-
-# ---------------------------------------------------------------------------------------------
-# 2. Otherwise build from Go modules into .toolchain/bin (once).
+# Building.
 
 BUILD_DIR="$ST2_TOOLCHAIN_DIR/build"
 SRC="$BUILD_DIR/src"
 FAILURES=()
 
-# mod_download MODULE@VERSION: download with the Go client and set MOD_DIR, MOD_HASH and MOD_TIME
-# (the VCS commit and its time when the proxy reports them, else "-"); on failure set MOD_ERROR.
+fail() { FAILURES+=("$1: $2"); } # WHAT WHY
+
+# mod_download MODULE@VERSION: download with the Go client and set MOD_DIR; on failure set MOD_ERROR.
 mod_download() {
   local out
-  MOD_DIR="" MOD_HASH="-" MOD_TIME="-" MOD_ERROR=""
+  MOD_DIR="" MOD_ERROR=""
   out="$(cd "$BUILD_DIR" && GOWORK=off GO111MODULE=on "$GO" mod download -json "$1" 2>&1)" || true
   # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
   out="$(printf '%s' "$out" | node -e '
@@ -142,13 +143,11 @@ mod_download() {
       let m = {};
       try { m = JSON.parse(text); } catch { m = { Error: text.trim() || "no answer" }; }
       if (m.Error || !m.Dir) { console.log(`ERR ${(m.Error || text).replace(/\s+/g, " ")}`); return; }
-      let time = "-";
-      try { time = JSON.parse(require("fs").readFileSync(m.Info, "utf8")).Time || "-"; } catch { }
-      console.log(`OK ${m.Dir} ${(m.Origin && m.Origin.Hash) || "-"} ${time}`);
+      console.log(`OK ${m.Dir}`);
     });
   ')"
   if [[ "$out" == OK\ * ]]; then
-    read -r _ MOD_DIR MOD_HASH MOD_TIME <<<"$out"
+    MOD_DIR="${out#OK }"
     return 0
   fi
   MOD_ERROR="${out#ERR }"
@@ -176,13 +175,6 @@ check_local_replaces() {
   fi
 }
 
-# pseudo_version MAJOR HASH TIME: the Go pseudo-version of a commit on a module path without tags.
-pseudo_version() {
-  local ts
-  ts="$(date -u -d "$3" +%Y%m%d%H%M%S)"
-  printf 'v%s.0.0-%s-%s\n' "$1" "$ts" "${2:0:12}"
-}
-
 # place MODULE_DIR DEST: copy a module out of the (read-only) module cache into the build tree.
 place() {
   rm -rf "$2"
@@ -195,7 +187,8 @@ place() {
 # pure-Go os/user, gRPC without x/net/trace), atomically replacing OUTPUT.
 go_build() {
   local dir="$1" main="$2" out="$3" ldflags="$4"
-  say "go build $main in ${dir#"$BUILD_DIR"/} -> $out"
+  say "go build $main in ${dir#"$ST2_ROOT"/} -> ${out#"$ST2_ROOT"/}"
+  mkdir -p "$(dirname "$out")"
   if (cd "$dir" && CGO_ENABLED=0 GOWORK=off "$GO" build -trimpath -tags osusergo,grpcnotrace \
     -ldflags "$ldflags" -o "$out.tmp" "$main" >&2); then
     mv -f "$out.tmp" "$out"
@@ -205,139 +198,129 @@ go_build() {
   fi
 }
 
-fail() { FAILURES+=("$1: $2"); } # WHAT WHY
-
-# pulumi_modules: download the released sdk and pkg modules of the pinned version; sets SDK_DIR,
-# PKG_DIR and the commit of tag pkg/vX (PKG_COMMIT, PKG_TIME).
-SDK_DIR="" PKG_DIR="" PKG_COMMIT="" PKG_TIME="" TREE_ERROR=""
-pulumi_modules() {
-  [[ -z "$TREE_ERROR" ]] || return 1
-  [[ -z "$PKG_DIR" ]] || return 0
-  if ! mod_download "$SDK_MODULE@v$PULUMI_VERSION"; then
-    TREE_ERROR="Go module $SDK_MODULE@v$PULUMI_VERSION: $MOD_ERROR"
-    return 1
-  fi
-  SDK_DIR="$MOD_DIR"
-  if ! mod_download "$PKG_MODULE@v$PULUMI_VERSION"; then
-    TREE_ERROR="Go module $PKG_MODULE@v$PULUMI_VERSION: $MOD_ERROR"
-    return 1
-  fi
-  PKG_DIR="$MOD_DIR" PKG_COMMIT="$MOD_HASH" PKG_TIME="$MOD_TIME"
-}
-
-# layout_pulumi_tree: copy them to src/sdk and src/pkg, the layout pkg/go.mod's
-# `replace github.com/pulumi/pulumi/sdk/v3 => ../sdk` expects (so its go.sum stays valid).
-layout_pulumi_tree() {
-  pulumi_modules || return 1
-  [[ ! -d "$SRC/pkg" ]] || return 0
-  place "$SDK_DIR" "$SRC/sdk"
-  place "$PKG_DIR" "$SRC/pkg"
-  if ! check_local_replaces "$SRC/pkg"; then
-    TREE_ERROR="$MOD_ERROR"
-    return 1
-  fi
-}
-
+# build_pulumi: the released sdk and pkg modules of the pinned version, laid out as src/sdk and
+# src/pkg, the layout pkg/go.mod's `replace github.com/pulumi/pulumi/sdk/v3 => ../sdk` expects.
 build_pulumi() {
-  local out="$ST2_TOOLCHAIN_BIN/pulumi"
-  layout_pulumi_tree || { fail pulumi "$TREE_ERROR"; return 0; }
+  local out="$ST2_TOOLCHAIN_BIN/pulumi" sdk_dir
+  if ! mod_download "$SDK_MODULE@v$PULUMI_VERSION"; then
+    fail pulumi "Go module $SDK_MODULE@v$PULUMI_VERSION: $MOD_ERROR"
+    return 0
+  fi
+  sdk_dir="$MOD_DIR"
+  if ! mod_download "$PKG_MODULE@v$PULUMI_VERSION"; then
+    fail pulumi "Go module $PKG_MODULE@v$PULUMI_VERSION: $MOD_ERROR"
+    return 0
+  fi
+  place "$sdk_dir" "$SRC/sdk"
+  place "$MOD_DIR" "$SRC/pkg"
+  check_local_replaces "$SRC/pkg" || { fail pulumi "$MOD_ERROR"; return 0; }
   go_build "$SRC/pkg" ./cmd/pulumi "$out" "-w -s -X $PULUMI_VERSION_VAR=v$PULUMI_VERSION" ||
     { fail pulumi "go build failed (see above)"; return 0; }
   pulumi_ok "$out" || fail pulumi "the built $out does not report v$PULUMI_VERSION"
 }
 
+# build_language_host: nodejs/cmd/pulumi-language-nodejs of sdk/v3 at LANGUAGE_HOST_SDK_VERSION,
+# stamped with that version as upstream does (`pulumi about` lists it).
 build_language_host() {
-  local version out="$ST2_TOOLCHAIN_BIN/pulumi-language-nodejs"
-  local dest="$SRC/sdk/nodejs/cmd/pulumi-language-nodejs"
-  pulumi_modules || { fail pulumi-language-nodejs "$TREE_ERROR"; return 0; }
-  if [[ "$PKG_COMMIT" == - || "$PKG_TIME" == - ]]; then
-    fail pulumi-language-nodejs "the module proxy did not say which commit tag pkg/v$PULUMI_VERSION is"
+  local out="$ST2_TOOLCHAIN_BIN/pulumi-language-nodejs" dest="$SRC/sdk-v$LANGUAGE_HOST_SDK_VERSION"
+  if ! mod_download "$SDK_MODULE@v$LANGUAGE_HOST_SDK_VERSION"; then
+    fail pulumi-language-nodejs "Go module $SDK_MODULE@v$LANGUAGE_HOST_SDK_VERSION: $MOD_ERROR"
     return 0
   fi
-  # A nested module with no tags of its own: the commit of the pkg/vX tag, by pseudo-version. Its
-  # go.mod replaces pkg and sdk with ../../../../pkg and ../../.., which this layout satisfies.
-  version="$(pseudo_version 3 "$PKG_COMMIT" "$PKG_TIME")"
-  if ! mod_download "$LANG_MODULE@$version"; then
-    fail pulumi-language-nodejs "Go module $LANG_MODULE@$version (commit of tag pkg/v$PULUMI_VERSION): $MOD_ERROR"
+  if [[ ! -d "$MOD_DIR/nodejs/cmd/pulumi-language-nodejs" ]]; then
+    fail pulumi-language-nodejs "$SDK_MODULE@v$LANGUAGE_HOST_SDK_VERSION has no nodejs/cmd/pulumi-language-nodejs (only releases up to v3.68.0 do)"
     return 0
   fi
-  local lang_dir="$MOD_DIR"
-  layout_pulumi_tree || { fail pulumi-language-nodejs "$TREE_ERROR"; return 0; }
-  place "$lang_dir" "$dest"
-  check_local_replaces "$dest" || { fail pulumi-language-nodejs "$MOD_ERROR"; return 0; }
-  go_build "$dest" . "$out" "-w -s -X $PULUMI_VERSION_VAR=v$PULUMI_VERSION" ||
+  place "$MOD_DIR" "$dest"
+  go_build "$dest" ./nodejs/cmd/pulumi-language-nodejs "$out" \
+    "-w -s -X $PULUMI_VERSION_VAR=v$LANGUAGE_HOST_SDK_VERSION" ||
     { fail pulumi-language-nodejs "go build failed (see above)"; return 0; }
-  record_built pulumi-language-nodejs "v$PULUMI_VERSION"
+  record_built "$out" "v$LANGUAGE_HOST_SDK_VERSION"
 }
 
-build_command_provider() {
-  local candidates=() version errors="" found=""
-  local out="$ST2_TOOLCHAIN_BIN/pulumi-resource-command" dest="$SRC/pulumi-command/provider"
-  if version="$(command_known_pseudo_version "$COMMAND_VERSION")"; then candidates+=("$version"); fi
-  if mod_download "$COMMAND_SDK_MODULE@v$COMMAND_VERSION" && [[ "$MOD_HASH" != - && "$MOD_TIME" != - ]]; then
-    version="$(pseudo_version 0 "$MOD_HASH" "$MOD_TIME")"
-    [[ " ${candidates[*]} " == *" $version "* ]] || candidates+=("$version")
-  fi
-  for version in "${candidates[@]}"; do
-    if mod_download "$COMMAND_MODULE@$version"; then
-      found="$MOD_DIR"
-      break
-    fi
-    errors+="${errors:+; }@$version: $MOD_ERROR"
-  done
-  if [[ -z "$found" ]]; then
-    fail pulumi-resource-command "Go module $COMMAND_MODULE for release v$COMMAND_VERSION: ${errors:-no commit known for this release}"
-    return 0
-  fi
-  place "$found" "$dest"
-  check_local_replaces "$dest" || { fail pulumi-resource-command "$MOD_ERROR"; return 0; }
-  go_build "$dest" ./cmd/pulumi-resource-command "$out" "-w -s -X $COMMAND_VERSION_VAR=$COMMAND_VERSION" ||
+# build_own_provider VERSION: the project's provider, from the repository (its go.mod and go.sum).
+build_own_provider() {
+  [[ -f "$COMMAND_SRC/go.mod" ]] || { fail pulumi-resource-command "no $COMMAND_SRC/go.mod"; return 0; }
+  go_build "$COMMAND_SRC" ./cmd/pulumi-resource-command "$OWN_PROVIDER" \
+    "-w -s -X $COMMAND_VERSION_VAR=$COMMAND_VERSION" ||
     { fail pulumi-resource-command "go build failed (see above)"; return 0; }
-  record_built pulumi-resource-command "$COMMAND_VERSION"
+  record_built "$OWN_PROVIDER" "$1"
 }
 
-use_toolchain_bin() {
-  local bin="$ST2_TOOLCHAIN_BIN" need=()
-  pulumi_ok "$bin/pulumi" || need+=(pulumi)
-  built_ok pulumi-language-nodejs "v$PULUMI_VERSION" || need+=(pulumi-language-nodejs)
-  if ! built_ok pulumi-resource-command "$COMMAND_VERSION" && ! provider_registered; then
-    need+=(pulumi-resource-command)
-  fi
-
-  if ((${#need[@]})); then
-    [[ -n "$GO" ]] || die "Go (>= 1.25) is needed to build ${need[*]}; install it (e.g. /usr/local/go) or put pulumi v$PULUMI_VERSION with its plugins on PATH"
-    note "building ${need[*]} (pulumi v$PULUMI_VERSION, command $COMMAND_VERSION) into $bin (a first build takes minutes)"
-    mkdir -p "$bin" "$BUILD_DIR"
-    if [[ -d "$SRC" ]]; then chmod -R u+w "$SRC" && rm -rf "$SRC"; fi
-    local item
-    for item in "${need[@]}"; do
-      case "$item" in
-        pulumi) build_pulumi ;;
-        pulumi-language-nodejs) build_language_host ;;
-        pulumi-resource-command) build_command_provider ;;
-      esac
-    done
-    chmod -R u+w "$SRC" 2>/dev/null || true
-    rm -rf "$SRC"
-  else
-    say "reusing $bin (pulumi and pulumi-language-nodejs v$PULUMI_VERSION, command $COMMAND_VERSION)"
-  fi
-
+# build NAME...: build what is missing; dies listing every failure.
+build() {
+  [[ -n "$GO" ]] || die "Go (>= 1.25) is needed to build $*; install it (e.g. /usr/local/go) or put pulumi v$PULUMI_VERSION with its plugins on PATH"
+  note "building $* (pulumi v$PULUMI_VERSION, language host v$LANGUAGE_HOST_SDK_VERSION, command $COMMAND_VERSION) into $ST2_TOOLCHAIN_DIR (a first build takes minutes)"
+  mkdir -p "$BUILD_DIR"
+  if [[ -d "$SRC" ]]; then chmod -R u+w "$SRC" && rm -rf "$SRC"; fi
+  local item
+  for item in "$@"; do
+    case "$item" in
+      pulumi) build_pulumi ;;
+      pulumi-language-nodejs) build_language_host ;;
+      pulumi-resource-command) build_own_provider "$OWN_VERSION" ;;
+    esac
+  done
+  if [[ -d "$SRC" ]]; then chmod -R u+w "$SRC" && rm -rf "$SRC"; fi
   if ((${#FAILURES[@]})); then
     note "the Pulumi toolchain is incomplete; cannot provide:"
     local f
     for f in "${FAILURES[@]}"; do note "  - $f"; done
-    die "cannot provide the Pulumi engine (see above). Binaries that were built stay in $bin for the next run."
+    die "cannot provide the Pulumi engine (see above). Binaries that were built stay in $ST2_TOOLCHAIN_DIR for the next run."
   fi
-  if built_ok pulumi-resource-command "$COMMAND_VERSION"; then
-    register_command_provider "$bin/pulumi" "$bin/pulumi-resource-command"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+# path_pulumi_dir: the folder of a matching upstream pulumi on PATH with its language host beside it.
+path_pulumi_dir() {
+  local found dir
+  found="$(command -v pulumi 2>/dev/null)" || return 1
+  dir="$(dirname "$(readlink -f "$found")")"
+  [[ "$dir" != "$ST2_TOOLCHAIN_BIN" ]] || return 1
+  if ! pulumi_ok "$dir/pulumi"; then
+    say "pulumi on PATH ($found) is not v$PULUMI_VERSION: not used"
+    return 1
+  fi
+  if [[ ! -x "$dir/pulumi-language-nodejs" ]]; then
+    say "pulumi on PATH ($found) has no pulumi-language-nodejs beside it: not used"
+    return 1
+  fi
+  printf '%s\n' "$dir"
+}
+
+main() {
+  local bin need=()
+  # One build at a time (parallel test processes, a second terminal): the others wait, then reuse it.
+  mkdir -p "$ST2_TOOLCHAIN_DIR"
+  exec 9>"$ST2_TOOLCHAIN_DIR/lock"
+  flock 9
+
+  if bin="$(path_pulumi_dir)"; then
+    say "using pulumi v$PULUMI_VERSION and its language host from PATH ($bin)"
+  else
+    bin="$ST2_TOOLCHAIN_BIN"
+    pulumi_ok "$bin/pulumi" || need+=(pulumi)
+    built_ok "$bin/pulumi-language-nodejs" "v$LANGUAGE_HOST_SDK_VERSION" || need+=(pulumi-language-nodejs)
+  fi
+
+  OWN_VERSION=""
+  if real_provider_cached; then
+    say "using the pulumi-resource-command $COMMAND_VERSION in the plugin cache ($PLUGIN_CACHE_BINARY)"
+  else
+    OWN_VERSION="$(own_provider_version)"
+    built_ok "$OWN_PROVIDER" "$OWN_VERSION" || need+=(pulumi-resource-command)
+  fi
+
+  if ((${#need[@]})); then
+    build "${need[@]}"
+  else
+    say "reusing the built toolchain in $ST2_TOOLCHAIN_DIR"
+  fi
+  if [[ -n "$OWN_VERSION" ]]; then
+    register_own_provider "$bin/pulumi"
   fi
   printf '%s\n' "$bin"
 }
 
-use_path_pulumi && exit 0
-# One build at a time (parallel test processes, a second terminal): the others wait, then reuse it.
-mkdir -p "$ST2_TOOLCHAIN_DIR"
-exec 9>"$ST2_TOOLCHAIN_DIR/lock"
-flock 9
-use_toolchain_bin
+main
