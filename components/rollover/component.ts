@@ -201,7 +201,8 @@ export class ContentRollover extends pulumi.ComponentResource {
             [destination],
             false,
         );
-        const copied = archive.stdout.apply(parseCopied);
+        // Names and hashes only (see below why unsecret): the verify script stays readable in preview.
+        const copied = pulumi.unsecret(archive.stdout.apply(parseCopied));
 
         this.verified = local(
             "verify",
@@ -213,8 +214,11 @@ export class ContentRollover extends pulumi.ComponentResource {
         this.steps = pulumi.output(names);
         this.fromVersion = pulumi.output(oldHost.version);
         this.toVersion = pulumi.output(newHost.version);
-        this.keysMoved = this.verified.stdout.apply(parseKeysMoved);
-        this.packsInstalled = packsStep ? packsStep.stdout.apply((s) => parseMarkedList(s, "PACKS_INSTALLED")) : pulumi.output([]);
+        // The command provider may mark every output of a command with a secret input as secret. These
+        // lines hold counts, pack names and hashes by construction (steps.ts prints nothing else), so
+        // they are made readable for `pulumi stack output --json`.
+        this.keysMoved = pulumi.unsecret(this.verified.stdout.apply(parseKeysMoved));
+        this.packsInstalled = pulumi.unsecret(packsStep ? packsStep.stdout.apply((s) => parseMarkedList(s, "PACKS_INSTALLED")) : pulumi.output([]));
         this.auditLogs = copied;
         this.registerOutputs({
             steps: this.steps,

@@ -16,6 +16,7 @@ import { discoverHosts, hostName, toHostConfigs } from "../../components/aws/dis
 import { BOOTSTRAP_USER, CANONICAL_OWNER, readyScript, St2Instance, userDataScript } from "../../components/aws/instance";
 import { ConfigError } from "../../components/config";
 import { ContentRollover } from "../../components/rollover/component";
+import { rolloverStack } from "../../components/rollover/stack";
 
 interface Recorded {
     type: string;
@@ -298,5 +299,44 @@ describe("fleet discovery by tags", () => {
         assert.equal(hostName(" --St2 / prod-- ", "i-9"), "St2-prod");
         assert.equal(hostName(undefined, "i-9"), "i-9");
         assert.equal(hostName("x".repeat(80), "i-9").length, 63);
+    });
+});
+
+describe("rollover and aws sections wired together", () => {
+    const rollover = {
+        oldHost: { name: "st2-old", address: "10.0.0.11", user: "stackstorm", version: "2.10.4", st2: { username: "admin", password: "0ld-pass" } },
+        newHost: { name: "st2-new", user: "ubuntu", version: "3.9.0", st2: { username: "st2admin", password: PASSWORD } },
+        packs: [{ name: "alpha", repoUrl: "https://git.example.com/alpha.git" }],
+        auditLogs: { destination: "s3" },
+    };
+    const aws = { instance: { sshCidr: "203.0.113.7/32", sshPublicKey: PUBLIC_KEY }, bucket: {} };
+
+    it("creates the instance, the bucket and a roll-over that waits for the instance and archives to the bucket", async () => {
+        const s = rolloverStack({ rollover, aws, defaultKey: KEY, ssh: { dialAttempts: 2, dialTimeoutSeconds: 5 } }, "stk", { transformations: [record] });
+        await settle(s.report!);
+        const report = await valueOf(s.report!);
+        assert.deepEqual(report.newHost, { name: "st2-new", address: "203.0.113.50" });
+        assert.deepEqual(report.aws, { instanceId: "stk-st2-new-instance-id", bucket: "st2-upgrade-stk-archive" });
+        assert.deepEqual(report.steps, ["stk-preflight-old", "stk-preflight-new", "stk-datastore", "stk-packs", "stk-audit-logs", "stk-verify"]);
+        assert.equal(report.fromVersion, "2.10.4");
+        assert.equal(resources.get("stk-st2-new-instance")!.type, "aws:ec2/instance:Instance");
+        assert.deepEqual(resources.get("stk-preflight-old")!.dependsOn, ["stk-st2-new-ready"]);
+        assert.match(String(resources.get("stk-audit-logs")!.inputs.create), /dest=s3:\/\/st2-upgrade-stk-archive\/st2-rollover\/st2-old/);
+        assert.equal(((resources.get("stk-preflight-old")!.inputs.connection as { value: Record<string, unknown> }).value).dialErrorLimit, 2);
+        assert.equal((resources.get("stk-st2-new-ready")!.inputs.stdin as { value: string }).value, `st2admin\n${PASSWORD}\n`);
+        for (const [name, r] of resources) {
+            if (name.startsWith("stk") && typeof r.inputs.create === "string") assert.doesNotMatch(r.inputs.create, /n3w-St2-pass|0ld-pass|KEYMATERIAL/, name);
+        }
+    });
+
+    it("creates nothing without the sections, and refuses an instance without a roll-over", () => {
+        const before = resources.size;
+        assert.deepEqual(rolloverStack({}, "none"), { aws: undefined, bucket: undefined });
+        assert.equal(resources.size, before);
+        assert.throws(
+            () => rolloverStack({ aws }, "orphan"),
+            (e: unknown) => e instanceof ConfigError && e.problems[0] === "st2-upgrade:aws.instance creates the new host of a roll-over: set st2-upgrade:rollover too (see docs/rollover.md)",
+        );
+        assert.throws(() => rolloverStack({ rollover: { ...rollover, newHost: { ...rollover.newHost, address: "10.0.0.21" } }, aws }, "both"), /rollover\.newHost\.address must not be set/);
     });
 });
