@@ -74,18 +74,18 @@ def find(exec_id):
 
 
 def schedule_requested():
-    """st2scheduler (2.10+): requested -> scheduled."""
-    n = 0
+    """st2scheduler (2.10+): requested -> scheduled.  Returns the documents changed."""
+    changed = []
     with c.db_lock():
         docs = c.load('executions')
         for d in docs:
             if d.get('status') == 'requested':
                 d['status'] = 'scheduled'
                 d.setdefault('log', []).append({'status': 'scheduled', 'timestamp': c.now_iso()})
-                n += 1
-        if n:
+                changed.append(d)
+        if changed:
             c.save('executions', docs)
-    return n
+    return changed
 
 
 def claim_scheduled():
