@@ -4,7 +4,8 @@
 # End-to-end tests take it before and after an upgrade to prove nothing was lost:
 # package versions, the datastore (counts by scope and format, secret counts and
 # names, a digest of the decrypted values: never the values), packs, executions,
-# Mistral (alembic revision + rows per table), audit logs (size, lines, sha256).
+# Mistral (alembic revision + rows per table), audit logs (size, lines, sha256), and the
+# RabbitMQ double's queues (arguments, bindings, ready messages, live consumers).
 # It reads the double's files directly (works with the services stopped) and
 # changes nothing; it runs none of the double's commands (the command log stays as is).
 set -euo pipefail
@@ -33,7 +34,8 @@ def sh(*argv):
 
 def packages():
     out = {}
-    for pkg in ('st2', 'st2web', 'st2chatops', 'st2mistral', 'bwc-enterprise', 'st2enterprise'):
+    for pkg in ('st2', 'st2web', 'st2chatops', 'st2mistral', 'bwc-enterprise', 'st2enterprise',
+                'rabbitmq-server'):
         rc, s = sh('dpkg-query', '-W', '-f=${Status}\t${Version}', pkg)
         if rc != 0 or not s or 'not-installed' in s or 'config-files' in s:
             out[pkg] = None
@@ -222,6 +224,53 @@ def conffiles_modified():
     return sorted(mod)
 
 
+def erl_term(v):
+    """An AMQP argument table the way `rabbitmqctl list_queues arguments` prints it."""
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, str):
+        return '"%s"' % v.replace('\\', '\\\\').replace('"', '\\"')
+    if isinstance(v, dict):
+        return '[%s]' % ','.join('{%s,%s}' % (erl_term(k), erl_term(v[k])) for k in sorted(v))
+    if isinstance(v, list):
+        return '[%s]' % ','.join(erl_term(x) for x in v)
+    return str(v)
+
+
+def live(consumer):
+    try:
+        with open('/proc/%d/stat' % consumer['pid']) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except (OSError, IndexError, KeyError, TypeError):
+        return False
+    return fields[0] != 'Z' and fields[19] == consumer.get('start')
+
+
+def rabbitmq():
+    """The RabbitMQ double's queues (read from its state files, no rabbitmqctl run)."""
+    base = '/var/lib/rabbitmq-double/queues'
+    if not os.path.isdir(base):
+        return None
+    queues = []
+    for p in sorted(glob.glob(os.path.join(base, '*', '*.json'))):
+        try:
+            with open(p) as f:
+                q = json.load(f)
+        except (OSError, ValueError) as e:
+            queues.append({'file': p, 'error': str(e)})
+            continue
+        args = q.get('arguments') or {}
+        queues.append({'name': q.get('name'), 'vhost': q.get('vhost'),
+                       'durable': q.get('durable'), 'auto_delete': q.get('auto_delete'),
+                       'arguments': args, 'arguments_listed': erl_term(args),
+                       'bindings': ['%s/%s' % (b.get('source'), b.get('routing_key'))
+                                    for b in q.get('bindings', [])],
+                       'messages': len(q.get('messages', [])),
+                       'consumers': sum(1 for c in q.get('consumers', []) if live(c)),
+                       'declared_by': q.get('declared_by')})
+    return {'queues': queues}
+
+
 version = None
 try:
     with open('/opt/stackstorm/st2/lib/st2double/BUILD_INFO.json') as f:
@@ -240,6 +289,7 @@ print(json.dumps({
     'executions': executions(),
     'mistral': mistral(),
     'audit_logs': audit_logs(),
+    'rabbitmq': rabbitmq(),
     'running_services': running(),
     'conffiles_modified': conffiles_modified(),
 }, indent=2, sort_keys=True))
