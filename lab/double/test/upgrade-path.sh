@@ -4,8 +4,9 @@
 # usage (as root on a host):  ssh HOST 'sudo env HOPS="2.2.0 3.0.1 3.9.0" bash -s' < upgrade-path.sh
 # Per hop: st2ctl stop (+ leftover check), apt --only-upgrade of the installed packages pinned
 # to the repository's revisions (--force-confold), Mistral upgrade head + populate (< 3.3),
-# the migration scripts of every version crossed, st2.conf sections new services need,
-# reload (recreating virtualenvs when crossing 3.4), start, smoke execution.
+# the migration scripts of every version crossed, the old notifier queue deleted when crossing
+# 2.3 (if RabbitMQ's tools are there), st2.conf sections new services need, reload (recreating
+# virtualenvs when crossing 3.4), start, smoke execution, no queue filling up without consumers.
 # Prints the inventory digest comparison; exits 1 on any loss.
 set -euo pipefail
 HOPS=${HOPS:?set HOPS to the versions to go through, e.g. "2.2.0 3.0.1"}
@@ -55,6 +56,15 @@ for V in $HOPS; do
         $B/st2-migrate-datastore-scopes.py --config-file /etc/st2/st2.conf
         $B/st2-migrate-runners.sh >/dev/null
     fi
+    # 2.3: the notifier moved to st2.notifiers.execution.work; the old queue must go (after
+    # the upgrade, with the old notifier stopped), else it grows forever (st2 #3622).
+    if lt "$FROM" 2.3 && ! lt "$V" 2.3; then
+        if command -v rabbitmqadmin >/dev/null; then
+            rabbitmqadmin delete queue name=st2.notifiers.work >&2 || true
+        elif command -v rabbitmqctl >/dev/null; then
+            rabbitmqctl delete_queue st2.notifiers.work >&2 || true
+        fi
+    fi
     for s in workflow_engine:workflowengine:2.8 timersengine:timersengine:2.9 scheduler:scheduler:2.10; do
         IFS=: read -r sec name since <<<"$s"
         if ! lt "$V" "$since" && ! grep -q "^\[$sec\]" /etc/st2/st2.conf; then
@@ -67,6 +77,11 @@ for V in $HOPS; do
     st2 run core.local -- date -R >/dev/null
     st2 run lab_ops.pyhello >/dev/null
     st2ctl status | grep -q 'is not running' && { st2ctl status >&2; echo "services down" >&2; exit 1; }
+    if command -v rabbitmqctl >/dev/null; then
+        sleep 0.5   # let the consumers take the updates of the smoke executions
+        orphans=$(rabbitmqctl list_queues -s name messages consumers | awk -F'\t' '$2 > 0 && $3 == 0 {print $1}')
+        [[ -z $orphans ]] || { rabbitmqctl list_queues name messages consumers >&2; echo "queues without consumers fill up: $orphans" >&2; exit 1; }
+    fi
     all=(--scope all)
     lt "$V" 2.4 || all+=(-n -1)
     say "now $(st2 --version 2>&1); keys visible: $(st2 key list -j "${all[@]}" 2>/dev/null | grep -c '"name"' || true)"
