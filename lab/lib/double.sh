@@ -106,6 +106,8 @@ lab_double_install() {
     return 0
   fi
   t0=$(lab_now)
+  # Every StackStorm host has a RabbitMQ broker (the runbook's 2.3 step deletes a queue on it).
+  v=$(lab_repo_version rabbitmq-server 3.8.9); if [ -n "$v" ]; then pins+=("rabbitmq-server=$v"); fi
   for p in "${LAB_DOUBLE_PACKAGES[@]}"; do
     v=$(lab_repo_version "$p" "$version")
     if [ -n "$v" ]; then pins+=("$p=$v"); fi

@@ -2,7 +2,7 @@
 // hosts: the real engine, the real program, real hosts.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeTempStack, PROJECT_ROOT, type PulumiResult, type TempStack } from "./engine";
+import { makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult, type TempStack } from "./engine";
 import { sshRun, type LabHost } from "./lab";
 
 /** The program's files, as a user's checkout has them. */
@@ -63,7 +63,11 @@ export function programStack(config: Record<string, unknown>, stack = "e2e"): Pr
         ...temp,
         up: (extra = []) => {
             const log = path.join(temp.dir, `events-${Date.now()}.jsonl`);
-            const r = temp.pulumi(["up", "--yes", "--skip-preview", "--event-log", log, ...extra]);
+            // The event log flag exists only with PULUMI_DEBUG_COMMANDS set.
+            const r = runPulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--event-log", log, ...extra], {
+                cwd: temp.dir,
+                env: { ...temp.env, PULUMI_DEBUG_COMMANDS: "true" },
+            });
             const events = readEvents(log);
             return { ...r, events, ran: events.filter((e) => e.type === "command:remote:Command" && ["create", "replace", "create-replacement"].includes(e.op)).map((e) => e.name) };
         },
