@@ -138,7 +138,7 @@ export function preflightScript(host: ScriptHost, o: PreflightOptions): StepScri
               )
             : []),
         ...(o.needsGit ? [`command -v git >/dev/null || die "git is needed to install packs from their repositories: install it on this host"`] : []),
-        `log "st2 ${host.version}; the CLI lists $keys key(s)${o.role === "old" ? " (decrypted)" : ""}"`,
+        `log "st2 ${host.version}; the CLI lists $keys key(s)${o.role === "old" ? " and may decrypt the secrets" : ""}"`,
         `printf 'PREFLIGHT {"role":"%s","st2":"%s","keys":%s}\\n' ${o.role} ${q(host.version)} "$keys"`,
     ];
     return stepReadingStdin(id(host, `preflight-${o.role}`, `check the ${o.role} host before the roll-over`), [st2Login, st2Error, firstChar], lines, o.timeoutSeconds);
