@@ -28,17 +28,28 @@ const apt: PackageManagerStrategy = {
     cacheDir: "/var/cache/apt/archives",
     binary: "apt-get",
     query: `pm_installed() { dpkg-query -W -f='\${db:Status-Abbrev} \${Version}\\n' "$1" 2>/dev/null | awk '$1 ~ /^[ih]i$/ { print $2 }' || true; }`,
+    // Waits for the dpkg lock instead of failing: after a dropped connection the previous run's apt
+    // may still be finishing on the host.
     install: `export DEBIAN_FRONTEND=noninteractive
+readonly APT_LOCK=(-o DPkg::Lock::Timeout=600)
 pm_resolve() {
   local found
   found=$(apt-cache madison "$1" | awk -F'|' -v want="$2" '{ gsub(/ /, "", $2); if (index($2, want "-") == 1) print $2 }' | sort -V | tail -n 1)
   [ -n "$found" ] || die "no $1 $2-* in the apt repositories (apt-cache madison $1): is the StackStorm $2 repository configured?"
   printf '%s=%s\\n' "$1" "$found"
 }
-pm_refresh() { apt-get update -q; }
-pm_fetch() { apt-get install -y -q --download-only --no-remove "$@"; }
-pm_upgrade() { apt-get install -y -q --only-upgrade --no-remove -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }
-pm_repair() { dpkg --configure -a; }`,
+pm_refresh() { apt-get "\${APT_LOCK[@]}" update -q; }
+pm_fetch() { apt-get "\${APT_LOCK[@]}" install -y -q --download-only --no-remove "$@"; }
+pm_upgrade() { apt-get "\${APT_LOCK[@]}" install -y -q --only-upgrade --no-remove -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }
+pm_repair() {
+  local out tries=0
+  until out=$(dpkg --configure -a 2>&1); do
+    case "$out" in
+      *lock*) [ "$tries" -lt 300 ] || die "dpkg has been locked by another process for 600 s"; tries=$((tries + 1)); sleep 2 ;;
+      *) printf '%s\\n' "$out" >&2; die "dpkg --configure -a failed" ;;
+    esac
+  done
+}`,
 };
 
 const yum: PackageManagerStrategy = {
