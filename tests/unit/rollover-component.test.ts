@@ -4,9 +4,10 @@
  * `pulumi up` runs nothing).
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { ContentRollover, parseCopied, parseKeysMoved, type ContentRolloverArgs } from "../../components/rollover/component";
+import { ContentRollover, defaultConverter, parseCopied, parseKeysMoved, type ContentRolloverArgs } from "../../components/rollover/component";
 
 interface Recorded {
     type: string;
@@ -215,6 +216,12 @@ describe("ContentRollover", () => {
             () => new ContentRollover("bad2", args({ packs: [{ name: "a", repoUrl: "https://g/x.git" }, { name: "b", repoUrl: "https://g/x.git" }] })),
             /pack b: repoUrl is also the repository of a/,
         );
+    });
+
+    it("runs the converter beside the component: the compiled file, relative to the project when inside it", () => {
+        const cli = path.resolve(__dirname, "../../components/rollover/convert-cli.js");
+        const relative = path.relative(process.cwd(), cli);
+        assert.deepEqual(defaultConverter(), ["node", relative.startsWith("..") ? cli : relative]);
     });
 
     it("parses the commands' markers", () => {
