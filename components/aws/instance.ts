@@ -10,7 +10,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { freshInstallUbuntu } from "../catalog/rollover";
 import { q, stepScript, type StepScript } from "../scripts/shell";
-import { stepReadingStdin, type SshOptions } from "../rollover/steps";
+import type { SshOptions } from "../rollover/steps";
 
 /** Canonical's AWS account: the owner of the official Ubuntu AMIs. */
 export const CANONICAL_OWNER = "099720109477";
@@ -96,7 +96,7 @@ export function readyScript(name: string, st2Version: string, timeoutSeconds: nu
         `log "StackStorm ${st2Version} is ready; st2 user $st2_user set"`,
         `printf 'READY {"st2":"%s"}\\n' ${q(st2Version)}`,
     ];
-    return stepReadingStdin({ host: name, step: "ready", title: `wait for cloud-init and StackStorm ${st2Version}` }, [], lines, timeoutSeconds);
+    return stepScript({ host: name, step: "ready", title: `wait for cloud-init and StackStorm ${st2Version}` }, [], lines, timeoutSeconds, { readsStdin: true });
 }
 
 export class St2Instance extends pulumi.ComponentResource {

@@ -31,19 +31,6 @@ export interface Pack {
 /** Where the old host's audit logs (and a datastore backup, secrets still encrypted) are kept. */
 export type AuditDestination = { kind: "local"; dir: string } | { kind: "s3"; bucket: string; prefix: string };
 
-const STDIN_CLOSED = `bash -c "$step" st2-upgrade </dev/null`;
-
-/**
- * A step whose body reads the command's stdin: the same envelope as every step, minus the
- * `</dev/null` that normally keeps prompts from reading the SSH session.
- */
-export function stepReadingStdin(id: ScriptIdentity, functions: readonly string[], lines: readonly string[], timeoutSeconds: number): StepScript {
-    const s = stepScript(id, functions, lines, timeoutSeconds);
-    if (s.command.split(STDIN_CLOSED).length !== 2) {
-        throw new Error(`components/scripts/shell.ts no longer runs steps with '${STDIN_CLOSED}': update stepReadingStdin in components/rollover/steps.ts`);
-    }
-    return { body: s.body, command: s.command.replace(STDIN_CLOSED, `bash -c "$step" st2-upgrade`) };
-}
 
 /** A private folder removed on exit: the only place decrypted values or credentials touch disk. */
 const WORKDIR = [`umask 077`, `work=$(mktemp -d "\${TMPDIR:-/tmp}/st2-upgrade-rollover.XXXXXX")`, `trap 'rm -rf "$work"' EXIT`];
@@ -141,7 +128,7 @@ export function preflightScript(host: ScriptHost, o: PreflightOptions): StepScri
         `log "st2 ${host.version}; the CLI lists $keys key(s)${o.role === "old" ? " and may decrypt the secrets" : ""}"`,
         `printf 'PREFLIGHT {"role":"%s","st2":"%s","keys":%s}\\n' ${o.role} ${q(host.version)} "$keys"`,
     ];
-    return stepReadingStdin(id(host, `preflight-${o.role}`, `check the ${o.role} host before the roll-over`), [st2Login, st2Error, firstChar], lines, o.timeoutSeconds);
+    return stepScript(id(host, `preflight-${o.role}`, `check the ${o.role} host before the roll-over`), [st2Login, st2Error, firstChar], lines, o.timeoutSeconds, { readsStdin: true });
 }
 
 /**
@@ -150,7 +137,7 @@ export function preflightScript(host: ScriptHost, o: PreflightOptions): StepScri
  */
 export function exportScript(host: ScriptHost, decrypt: boolean, timeoutSeconds: number): StepScript {
     const lines = [...WORKDIR, `st2_login`, ...exportLines(host, decrypt), `cat "$work/export.json"`];
-    return stepReadingStdin(id(host, decrypt ? "export-decrypted" : "export", `print the datastore${decrypt ? " with secrets decrypted" : ""}`), [st2Login, st2Error, firstChar], lines, timeoutSeconds);
+    return stepScript(id(host, decrypt ? "export-decrypted" : "export", `print the datastore${decrypt ? " with secrets decrypted" : ""}`), [st2Login, st2Error, firstChar], lines, timeoutSeconds, { readsStdin: true });
 }
 
 /**
@@ -171,7 +158,7 @@ export function loadScript(host: ScriptHost, timeoutSeconds: number): StepScript
         `fi`,
         `log "st2 key load done"`,
     ];
-    return stepReadingStdin(id(host, "load", "load the datastore"), [st2Login, st2Error, firstChar], lines, timeoutSeconds);
+    return stepScript(id(host, "load", "load the datastore"), [st2Login, st2Error, firstChar], lines, timeoutSeconds, { readsStdin: true });
 }
 
 /** Groups packs by repository, keeping the configured order (a repository may hold several packs). */
@@ -236,12 +223,12 @@ export function packsScript(host: ScriptHost, packs: readonly Pack[], timeoutSec
         ];
     });
     const lines = [...WORKDIR, `st2_login`, ...installs, ...packCheckLines(host, packs, "PACKS_INSTALLED")];
-    return stepReadingStdin(id(host, "packs", "install packs from git"), [st2Login, st2Error], lines, timeoutSeconds);
+    return stepScript(id(host, "packs", "install packs from git"), [st2Login, st2Error], lines, timeoutSeconds, { readsStdin: true });
 }
 
 /** Checks that every pack is installed (verification); prints `PACKS_PRESENT [...]`. */
 export function packCheckScript(host: ScriptHost, packs: readonly Pack[], timeoutSeconds: number): StepScript {
-    return stepReadingStdin(id(host, "packs-check", "check installed packs"), [st2Login, st2Error], [...WORKDIR, `st2_login`, ...packCheckLines(host, packs, "PACKS_PRESENT")], timeoutSeconds);
+    return stepScript(id(host, "packs-check", "check installed packs"), [st2Login, st2Error], [...WORKDIR, `st2_login`, ...packCheckLines(host, packs, "PACKS_PRESENT")], timeoutSeconds, { readsStdin: true });
 }
 
 /**
@@ -264,7 +251,7 @@ export function archiveScript(host: ScriptHost, timeoutSeconds: number, auditLog
         `(cd "$snap" && files=(*) && sha256sum -- "\${files[@]}" >SHA256SUMS)`,
         `tar -C "$work" -cf - ${q(host.name)}`,
     ];
-    return stepReadingStdin(id(host, "archive", "snapshot audit logs and datastore"), [st2Login, st2Error, firstChar], lines, timeoutSeconds);
+    return stepScript(id(host, "archive", "snapshot audit logs and datastore"), [st2Login, st2Error, firstChar], lines, timeoutSeconds, { readsStdin: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,9 +34,16 @@ export interface ScriptIdentity {
  * command that runs it as root with a time limit.
  *
  * The body travels as one argument of `bash -c`, not on stdin: a command inside the step that
- * reads stdin (psql, apt's prompts) would otherwise swallow the rest of the script.
+ * reads stdin (psql, apt's prompts) would otherwise swallow the rest of the script. Stdin is closed
+ * unless the step `readsStdin` (credentials or data handed over by the operator's machine).
  */
-export function stepScript(id: ScriptIdentity, functions: readonly string[], lines: readonly string[], timeoutSeconds: number): StepScript {
+export function stepScript(
+    id: ScriptIdentity,
+    functions: readonly string[],
+    lines: readonly string[],
+    timeoutSeconds: number,
+    options: { readsStdin?: boolean } = {},
+): StepScript {
     const body = [
         "#!/bin/bash",
         `# st2-upgrade: ${id.title}`,
@@ -59,7 +66,7 @@ export function stepScript(id: ScriptIdentity, functions: readonly string[], lin
         body,
         END,
         `)`,
-        `rc=0; sudo -n timeout -k 30 ${timeoutSeconds} bash -c "$step" st2-upgrade </dev/null || rc=$?`,
+        `rc=0; sudo -n timeout -k 30 ${timeoutSeconds} bash -c "$step" st2-upgrade${options.readsStdin ? "" : " </dev/null"} || rc=$?`,
         `if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo ${q(`${tag} ERROR: timed out after ${timeoutSeconds} s (timeouts in the stack config)`)} >&2; fi`,
         `exit "$rc"`,
     ].join("\n");

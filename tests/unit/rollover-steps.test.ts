@@ -5,6 +5,7 @@
  * fake `sudo`. What they prove: every key moves, secrets arrive decrypted and marked, credentials are
  * used for `st2 key load`, temporary files are 0600 and gone afterwards, and no value is printed.
  */
+import { stepScript } from "../../components/scripts/shell";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -22,7 +23,6 @@ import {
     packsByRepo,
     packsScript,
     preflightScript,
-    stepReadingStdin,
     verifyScript,
     type AuditDestination,
     type PipeContext,
@@ -281,7 +281,7 @@ describe("roll-over scripts", () => {
         assert.match(load.command, /sudo -n timeout -k 30 600 bash -c "\$step" st2-upgrade \|\| rc=\$\?/);
         assert.doesNotMatch(load.command, /<\/dev\/null/);
         assert.match(load.body, /^#!\/bin\/bash\n# st2-upgrade: .+\nset -euo pipefail\n/);
-        assert.throws(() => stepReadingStdin({ host: "h", step: "s", title: "t" }, [], ["ST2_UPGRADE_STEP"], 1), /contains the line ST2_UPGRADE_STEP/);
+        assert.throws(() => stepScript({ host: "h", step: "s", title: "t" }, [], ["ST2_UPGRADE_STEP"], 1, { readsStdin: true }), /contains the line ST2_UPGRADE_STEP/);
     });
 
     it("contain no secret and no key material; credentials only by variable name", () => {
