@@ -1,5 +1,6 @@
 /**
- * st2-upgrade: upgrades the StackStorm hosts of the stack configuration to `targetVersion`.
+ * st2-upgrade: upgrades the StackStorm hosts of the stack configuration to `targetVersion`, and
+ * rolls content over to a fresh instance when `rollover` is set (docs/rollover.md).
  *
  *   pulumi preview --diff   shows, per host, every step and the exact script it will run
  *   pulumi up               runs them, batch by batch; a second `up` at the same target runs nothing
@@ -8,28 +9,32 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, parseConfig, type UpgradeConfig } from "./components/config";
+import { parseAwsConfig } from "./components/aws/config";
+import { discoverHosts } from "./components/aws/discovery";
+import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/config";
 import { StackStormFleet } from "./components/fleet";
+import { rolloverStack } from "./components/rollover/stack";
 
-const KEYS = [
+/** Keys of the in-place upgrade; `rollover` and `aws` have schemas of their own. */
+const UPGRADE_KEYS = [
     "targetVersion", "hosts", "sshPrivateKey", "sshPrivateKeyPath", "skipMigrations", "ssh", "mistral",
     "rollout", "backup", "preflight", "timeouts", "verify",
 ] as const;
+const PLAIN_TEXT_KEYS = new Set(["targetVersion", "sshPrivateKey", "sshPrivateKeyPath"]);
 
-function readConfig(): UpgradeConfig {
-    const config = new pulumi.Config(CONFIG_NAMESPACE);
+function readConfig(config: pulumi.Config): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
-    for (const key of KEYS) {
+    for (const key of UPGRADE_KEYS) {
         // Plain `get` even for secrets: the value is validated here, then only ever used wrapped in pulumi.secret.
         const value = config.get(key);
         if (value === undefined) continue;
         try {
-            raw[key] = key === "targetVersion" || key.startsWith("sshPrivateKey") ? value : JSON.parse(value);
+            raw[key] = PLAIN_TEXT_KEYS.has(key) ? value : JSON.parse(value);
         } catch {
             raw[key] = value;
         }
     }
-    return parseConfig(raw);
+    return raw;
 }
 
 function readKey(file: string): string {
@@ -41,16 +46,36 @@ function readKey(file: string): string {
     }
 }
 
-const cfg = readConfig();
-const defaultKey = cfg.sshPrivateKey ?? (cfg.sshPrivateKeyPath ? readKey(cfg.sshPrivateKeyPath) : undefined);
-const fleet = new StackStormFleet("st2", {
-    hosts: cfg.hosts,
-    targetVersion: cfg.targetVersion,
-    privateKey: defaultKey === undefined ? undefined : pulumi.secret(defaultKey),
-    hostKeys: Object.fromEntries(cfg.hosts.filter((h) => h.sshPrivateKey).map((h) => [h.name, pulumi.secret(h.sshPrivateKey!)])),
-    settings: cfg,
-});
+export = async () => {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    const raw = readConfig(config);
+    const rolloverRaw = config.getObject<unknown>("rollover");
+    const awsRaw = config.getObject<unknown>("aws");
 
-export const targetVersion = cfg.targetVersion;
-export const batches = fleet.batches;
-export const hosts = fleet.report;
+    const discovery = awsRaw === undefined ? undefined : parseAwsConfig(awsRaw).discovery;
+    if (discovery) raw.hosts = [...((raw.hosts as unknown[] | undefined) ?? []), ...(await discoverHosts(discovery))];
+
+    // A stack may only roll content over; otherwise it upgrades hosts in place.
+    const upgrading = rolloverRaw === undefined || raw.targetVersion !== undefined || raw.hosts !== undefined;
+    const cfg = upgrading ? parseConfig(raw) : undefined;
+    const keyText = (raw.sshPrivateKey as string | undefined) ?? (raw.sshPrivateKeyPath ? readKey(raw.sshPrivateKeyPath as string) : undefined);
+    const defaultKey = keyText === undefined ? undefined : pulumi.secret(keyText);
+
+    const fleet = cfg
+        ? new StackStormFleet("st2", {
+              hosts: cfg.hosts,
+              targetVersion: cfg.targetVersion,
+              privateKey: defaultKey,
+              hostKeys: Object.fromEntries(cfg.hosts.filter((h) => h.sshPrivateKey).map((h) => [h.name, pulumi.secret(h.sshPrivateKey!)])),
+              settings: cfg,
+          })
+        : undefined;
+    const rollover = rolloverStack({ rollover: rolloverRaw, aws: awsRaw, defaultKey, ssh: cfg?.ssh ?? parseSshSettings(raw.ssh) });
+
+    return {
+        targetVersion: cfg?.targetVersion,
+        batches: fleet?.batches,
+        hosts: fleet?.report,
+        rollover: rollover.report,
+    };
+};

@@ -54,6 +54,16 @@ const wholeNumber = (min: number, max: number) => {
 };
 const seconds = (dflt: number) => wholeNumber(1, 86400).default(dflt);
 
+const sshSchema = z
+    .object({
+        /** Dial attempts before a host counts as unreachable (the provider retries with backoff). */
+        dialAttempts: wholeNumber(1, 100).default(3),
+        /** Seconds one dial may take. */
+        dialTimeoutSeconds: wholeNumber(1, 600).default(15),
+    })
+    .strict()
+    .default({ dialAttempts: 3, dialTimeoutSeconds: 15 });
+
 const hostSchema = z
     .object({
         name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, {
@@ -95,15 +105,7 @@ const configSchema = z
         sshPrivateKeyPath: z.string().min(1).optional(),
         /** Migrations done by hand, by id (see components/catalog/releases.ts); shown as skipped, never run. */
         skipMigrations: z.array(z.string()).default([]),
-        ssh: z
-            .object({
-                /** Dial attempts before a host counts as unreachable (the provider retries with backoff). */
-                dialAttempts: wholeNumber(1, 100).default(3),
-                /** Seconds one dial may take. */
-                dialTimeoutSeconds: wholeNumber(1, 600).default(15),
-            })
-            .strict()
-            .default({ dialAttempts: 3, dialTimeoutSeconds: 15 }),
+        ssh: sshSchema,
         mistral: z
             .object({
                 configFile: absolutePath.default("/etc/mistral/mistral.conf"),
@@ -185,20 +187,29 @@ function problem(path: readonly PropertyKey[], message: string): string {
     return `${CONFIG_NAMESPACE}:${keyOf(path)} ${message}${example ? `. Example: ${example}` : ""}`;
 }
 
+/** Parses `raw` with `schema`, or throws ConfigError with every issue named by its key under `prefix`. */
+function validate<S extends z.ZodType>(schema: S, raw: unknown, prefix: readonly PropertyKey[]): z.output<S> {
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    throw new ConfigError(
+        parsed.error.issues.map((iss) => {
+            const path = [...prefix, ...iss.path];
+            if (iss.code === "unrecognized_keys") {
+                return iss.keys.map((k) => problem([...path, k], "is not a known setting (a typo?)")).join("\n  ");
+            }
+            return problem(path, iss.message);
+        }),
+    );
+}
+
+/** The `ssh` settings alone, for stacks that only roll content over. */
+export function parseSshSettings(raw: unknown): UpgradeConfig["ssh"] {
+    return validate(sshSchema, raw, ["ssh"]);
+}
+
 /** Validates raw stack configuration. Throws ConfigError naming every bad key. */
 export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
-    const parsed = configSchema.safeParse(raw);
-    if (!parsed.success) {
-        throw new ConfigError(
-            parsed.error.issues.map((iss) => {
-                if (iss.code === "unrecognized_keys") {
-                    return iss.keys.map((k) => problem([...iss.path, k], "is not a known setting (a typo?)")).join("\n  ");
-                }
-                return problem(iss.path, iss.message);
-            }),
-        );
-    }
-    const config = parsed.data;
+    const config = validate(configSchema, raw, []);
     const problems: string[] = [];
     const known = new Set(executableMigrationIds());
     config.skipMigrations.forEach((id, i) => {
