@@ -39,11 +39,13 @@ func (d DiffResult) HasChanges() bool { return len(d.Changed) > 0 }
 func (d DiffResult) ChangedKeys() []string { return sortedKeys(d.Changed) }
 
 // diffInputs compares the old inputs with the new (checked) inputs of a resource of type typ,
-// property by property. Secretness alone is not a change; an unknown new value is. Paths in
-// ignoreChanges keep their old value (the engine has usually applied them already).
+// property by property. Secretness alone is not a change; an unknown new value is. A property absent
+// on one side equals its documented default on the other (so state written without the defaults
+// Check fills in, e.g. by the real provider, shows no change). Paths in ignoreChanges keep their old
+// value (the engine has usually applied them already).
 func diffInputs(typ string, olds, news resource.PropertyMap, ignoreChanges []string) DiffResult {
-	olds = stripOutputs(typ, olds)
-	news = stripOutputs(typ, news)
+	olds = applyDefaults(typ, stripOutputs(typ, olds))
+	news = applyDefaults(typ, stripOutputs(typ, news))
 	if len(ignoreChanges) > 0 {
 		news = news.Copy()
 		for _, raw := range ignoreChanges {

@@ -82,6 +82,19 @@ func TestDiffSecretnessAloneIsNoChange(t *testing.T) {
 	}
 }
 
+func TestDiffDefaultsEqualAbsentValues(t *testing.T) {
+	// State recorded without the defaults (e.g. by the real provider) against checked inputs.
+	olds := pm(map[string]any{"create": "a", "connection": map[string]any{"host": "h"}})
+	news, _ := CheckInputs(RemoteCommand, olds)
+	if d := diffInputs(RemoteCommand, olds, news, nil); d.HasChanges() {
+		t.Errorf("defaults reported as changes: %v", d.Changed)
+	}
+	news["logging"] = resource.NewStringProperty("none")
+	if d := diffInputs(RemoteCommand, olds, news, nil); d.Changed["logging"] != Update {
+		t.Errorf("logging none vs the default: %v", d.Changed)
+	}
+}
+
 func TestDiffUnknownIsAChange(t *testing.T) {
 	olds := pm(map[string]any{"create": "echo a"})
 	news := resource.PropertyMap{"create": resource.MakeComputed(resource.NewStringProperty(""))}
