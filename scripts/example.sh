@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/system-deps.sh
 bash lab/bin/up.sh --hosts 2 --version 2.0.1 --name-prefix st2h
 
 # Pulumi.dev.yaml names the hosts' addresses: refuse to upgrade whatever else answers there.
