@@ -9,25 +9,10 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../support/engine";
 import { dropSshWhen, fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { auditLogsKept, inventory, labConfig, programStack, type Inventory, type ProgramStack, type UpResult } from "../support/program";
+import { assertNothingLost, inventory, labConfig, programStack, show, type ProgramStack, type UpResult } from "../support/program";
 
 const MINUTES = 60_000;
 const PREFIX = "flt";
-
-function show(r: { code: number; stdout: string; stderr: string }): string {
-    return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-5000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
-}
-
-function assertNothingLost(host: LabHost, before: Inventory, after: Inventory): void {
-    assert.deepEqual(after.keys.names, before.keys.names, `${host.name}: key names`);
-    assert.deepEqual(after.keys.value_digest, before.keys.value_digest, `${host.name}: key values`);
-    assert.deepEqual(after.keys.secrets, before.keys.secrets, `${host.name}: secrets`);
-    assert.deepEqual(after.packs.registered, before.packs.registered, `${host.name}: packs`);
-    for (const [table, rows] of Object.entries(before.mistral?.rows ?? {})) {
-        assert.ok((after.mistral?.rows[table] ?? 0) >= rows, `${host.name}: Mistral table ${table}`);
-    }
-    assert.deepEqual(auditLogsKept(host, before), []);
-}
 
 /** The failed `up` names the host's step resource and the cause. */
 function assertFailed(r: UpResult, host: LabHost, step: string, cause: RegExp): void {

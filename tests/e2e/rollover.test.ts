@@ -8,14 +8,10 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../support/engine";
 import { labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { inventory, programStack, type Inventory, type ProgramStack } from "../support/program";
+import { inventory, programStack, show, type Inventory, type ProgramStack } from "../support/program";
 
 const MINUTES = 60_000;
 const PASSWORD = "Ch@ngeMe-rollover";
-
-function show(r: { code: number; stdout: string; stderr: string }): string {
-    return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
-}
 
 interface Report {
     keysMoved: { total: number; byScope: Record<string, number>; secrets: number; matched: number };

@@ -4,27 +4,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../support/engine";
 import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { auditLogsKept, inventory, labConfig, programStack, type Inventory, type ProgramStack } from "../support/program";
+import { assertNothingLost, inventory, labConfig, programStack, show, type Inventory, type ProgramStack } from "../support/program";
 
 const MINUTES = 60_000;
-
-function show(r: { code: number; stdout: string; stderr: string }): string {
-    return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
-}
-
-/** Every key (names, scopes, values, secrets), pack, Mistral row and audit log byte is still there. */
-function assertNothingLost(host: LabHost, before: Inventory, after: Inventory): void {
-    assert.deepEqual(after.keys.names, before.keys.names, `${host.name}: key names`);
-    assert.deepEqual(after.keys.by_logical_scope, before.keys.by_logical_scope, `${host.name}: keys by scope`);
-    assert.deepEqual(after.keys.value_digest, before.keys.value_digest, `${host.name}: key values`);
-    assert.deepEqual(after.keys.secrets, before.keys.secrets, `${host.name}: secrets`);
-    for (const pack of before.packs.registered) assert.ok(after.packs.registered.includes(pack), `${host.name}: pack ${pack}`);
-    assert.ok(after.executions.total >= before.executions.total, `${host.name}: executions`);
-    for (const [table, rows] of Object.entries(before.mistral?.rows ?? {})) {
-        assert.ok((after.mistral?.rows[table] ?? 0) >= rows, `${host.name}: Mistral table ${table} had ${rows} rows, now ${after.mistral?.rows[table]}`);
-    }
-    assert.deepEqual(auditLogsKept(host, before), []);
-}
 
 function commandLog(host: LabHost): string[] {
     return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");

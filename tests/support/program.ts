@@ -1,5 +1,6 @@
 // Runs the project's own program (index.ts + components/) on a throwaway stack whose hosts are lab
 // hosts: the real engine, the real program, real hosts.
+import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult, type TempStack } from "./engine";
@@ -120,4 +121,23 @@ export function auditLogsKept(host: LabHost, before: Inventory): string[] {
         if (r.stdout.split(" ")[0] !== sha256) problems.push(`${host.name}:/var/log/st2/${file} lost its first ${size} bytes`);
     }
     return problems;
+}
+
+/** An engine run's result, for assertion messages. */
+export function show(r: PulumiResult): string {
+    return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
+}
+
+/** Every key (names, scopes, values, secrets), pack, Mistral row and audit log byte is still there. */
+export function assertNothingLost(host: LabHost, before: Inventory, after: Inventory): void {
+    assert.deepEqual(after.keys.names, before.keys.names, `${host.name}: key names`);
+    assert.deepEqual(after.keys.by_logical_scope, before.keys.by_logical_scope, `${host.name}: keys by scope`);
+    assert.deepEqual(after.keys.value_digest, before.keys.value_digest, `${host.name}: key values`);
+    assert.deepEqual(after.keys.secrets, before.keys.secrets, `${host.name}: secrets`);
+    for (const pack of before.packs.registered) assert.ok(after.packs.registered.includes(pack), `${host.name}: pack ${pack}`);
+    assert.ok(after.executions.total >= before.executions.total, `${host.name}: executions`);
+    for (const [table, rows] of Object.entries(before.mistral?.rows ?? {})) {
+        assert.ok((after.mistral?.rows[table] ?? 0) >= rows, `${host.name}: Mistral table ${table} had ${rows} rows, now ${after.mistral?.rows[table]}`);
+    }
+    assert.deepEqual(auditLogsKept(host, before), []);
 }

@@ -17,43 +17,16 @@ import { BOOTSTRAP_USER, CANONICAL_OWNER, readyScript, St2Instance, userDataScri
 import { ConfigError } from "../../components/config";
 import { ContentRollover } from "../../components/rollover/component";
 import { rolloverStack } from "../../components/rollover/stack";
-
-interface Recorded {
-    type: string;
-    inputs: Record<string, unknown>;
-    dependsOn: string[];
-    parent?: string;
-}
+import { ResourceRecorder, SECRET_SIGNATURE, valueOf } from "../support/mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nKEYMATERIAL\n-----END OPENSSH PRIVATE KEY-----\n";
 const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator operator@example.com";
 const PASSWORD = "n3w-St2-pass";
-const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
-const resources = new Map<string, Recorded>();
+const recorder = new ResourceRecorder();
+const resources = recorder.resources;
 const calls: { token: string; inputs: Record<string, unknown> }[] = [];
-const pending: Promise<void>[] = [];
 
-function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
-}
-
-async function namesOf(deps: unknown): Promise<string[]> {
-    if (deps === undefined) return [];
-    const list = pulumi.Output.isInstance(deps) ? await valueOf(deps as pulumi.Output<unknown>) : deps;
-    const items = Array.isArray(list) ? list : [list];
-    return Promise.all(items.map(async (r) => (await valueOf((r as pulumi.Resource).urn)).split("::").pop()!));
-}
-
-const record: pulumi.ResourceTransformation = (args) => {
-    pending.push(
-        (async () => {
-            const parent = args.opts.parent ? (await valueOf(args.opts.parent.urn)).split("::").pop() : undefined;
-            const entry = resources.get(args.name) ?? { type: args.type, inputs: {}, dependsOn: [] };
-            resources.set(args.name, { ...entry, type: args.type, dependsOn: await namesOf(args.opts.dependsOn), parent });
-        })(),
-    );
-    return undefined;
-};
+const record = recorder.transformation;
 
 /** Fleet instances the mocked EC2 API knows. */
 const INSTANCES: Record<string, { tags: Record<string, string>; privateIp: string; publicIp: string }> = {
@@ -65,8 +38,7 @@ before(async () => {
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
-                const entry = resources.get(args.name) ?? { type: args.type, inputs: {}, dependsOn: [] };
-                resources.set(args.name, { ...entry, inputs: args.inputs });
+                recorder.recordInputs(args.name, args.type, args.inputs);
                 const extra: Record<string, unknown> =
                     args.type === "aws:ec2/instance:Instance"
                         ? { publicIp: "203.0.113.50", privateIp: "10.0.1.5" }
@@ -96,7 +68,7 @@ before(async () => {
 async function settle(...outputs: pulumi.Output<unknown>[]): Promise<void> {
     for (const o of outputs) await valueOf(o);
     for (let i = 0; i < 5; i++) {
-        await Promise.all(pending);
+        await recorder.settle();
         await new Promise((res) => setTimeout(res, 20));
     }
 }

@@ -7,48 +7,19 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type UpgradeConfig } from "../../components/config";
 import { StackStormFleet } from "../../components/fleet";
-
-interface Recorded {
-    type: string;
-    inputs: Record<string, unknown>;
-    dependsOn: string[];
-    parent?: string;
-}
+import { ResourceRecorder, SECRET_SIGNATURE, valueOf } from "../support/mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
-const resources = new Map<string, Recorded>();
-const pending: Promise<void>[] = [];
+const recorder = new ResourceRecorder();
+const resources = recorder.resources;
 
-/** Resolves an output in mock mode, where every value is known. */
-function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
-}
-
-async function namesOf(deps: unknown): Promise<string[]> {
-    if (deps === undefined) return [];
-    const list = pulumi.Output.isInstance(deps) ? await valueOf(deps as pulumi.Output<unknown>) : deps;
-    const items = Array.isArray(list) ? list : [list];
-    return Promise.all(items.map(async (r) => (await valueOf((r as pulumi.Resource).urn)).split("::").pop()!));
-}
-
-/** Records each child's dependsOn and parent, which mocks do not report. */
-const record: pulumi.ResourceTransformation = (args) => {
-    pending.push(
-        (async () => {
-            const parent = args.opts.parent ? (await valueOf(args.opts.parent.urn)).split("::").pop() : undefined;
-            const entry = resources.get(args.name) ?? { type: args.type, inputs: {}, dependsOn: [] };
-            resources.set(args.name, { ...entry, type: args.type, dependsOn: await namesOf(args.opts.dependsOn), parent });
-        })(),
-    );
-    return undefined;
-};
+const record = recorder.transformation;
 
 before(async () => {
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
-                const entry = resources.get(args.name) ?? { type: args.type, inputs: {}, dependsOn: [] };
-                resources.set(args.name, { ...entry, inputs: args.inputs });
+                recorder.recordInputs(args.name, args.type, args.inputs);
                 const stdout = args.name.endsWith("-verify") ? 'VERIFIED {"version":"3.9.0","packages":{}}\n' : args.name.endsWith("-backup") ? "BACKUP_PATH=/var/backups/st2-upgrade/x\n" : "";
                 return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
             },
@@ -78,10 +49,7 @@ async function build(name: string, cfg: UpgradeConfig): Promise<StackStormFleet>
     );
     await valueOf(fleet.report);
     // Let registrations and transformations settle.
-    for (let i = 0; i < 5; i++) {
-        await Promise.all(pending);
-        await new Promise((r) => setTimeout(r, 20));
-    }
+    await recorder.settle();
     return fleet;
 }
 
@@ -167,7 +135,7 @@ describe("resource graph", () => {
         const [, r] = commandsOf("k1-k-")[0];
         // The engine receives the whole connection as a secret value (Pulumi's secret signature).
         const conn = r.inputs.connection as Record<string, unknown>;
-        assert.equal(conn["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+        assert.equal(conn[SECRET_SIGNATURE], "1b47061264138c4ac30d75fd1eb44270");
         assert.equal((conn.value as Record<string, unknown>).host, "10.0.0.9");
         for (const [, cmd] of commandsOf("k1-")) assert.doesNotMatch(String(cmd.inputs.create), /PRIVATE KEY/);
     });

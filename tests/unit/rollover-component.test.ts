@@ -8,46 +8,18 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ContentRollover, defaultConverter, parseCopied, parseKeysMoved, type ContentRolloverArgs } from "../../components/rollover/component";
-
-interface Recorded {
-    type: string;
-    inputs: Record<string, unknown>;
-    dependsOn: string[];
-    parent?: string;
-    secretOutputs?: string[];
-}
+import { ResourceRecorder, SECRET_SIGNATURE, valueOf } from "../support/mocks";
 
 const OLD_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nOLDKEYMATERIAL\n-----END OPENSSH PRIVATE KEY-----\n";
 const NEW_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nNEWKEYMATERIAL\n-----END OPENSSH PRIVATE KEY-----\n";
 const PASSWORD = "n3w-St2-pass";
 const OLD_PASSWORD = "0ld-St2-pass";
 const SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
 
-const resources = new Map<string, Recorded>();
-const pending: Promise<void>[] = [];
+const recorder = new ResourceRecorder();
+const resources = recorder.resources;
 
-function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
-}
-
-async function namesOf(deps: unknown): Promise<string[]> {
-    if (deps === undefined) return [];
-    const list = pulumi.Output.isInstance(deps) ? await valueOf(deps as pulumi.Output<unknown>) : deps;
-    const items = Array.isArray(list) ? list : [list];
-    return Promise.all(items.map(async (r) => (await valueOf((r as pulumi.Resource).urn)).split("::").pop()!));
-}
-
-const record: pulumi.ResourceTransformation = (args) => {
-    pending.push(
-        (async () => {
-            const parent = args.opts.parent ? (await valueOf(args.opts.parent.urn)).split("::").pop() : undefined;
-            const entry = resources.get(args.name) ?? { type: args.type, inputs: {}, dependsOn: [] };
-            resources.set(args.name, { ...entry, type: args.type, dependsOn: await namesOf(args.opts.dependsOn), parent, secretOutputs: (args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs });
-        })(),
-    );
-    return undefined;
-};
+const record = recorder.transformation;
 
 function stdoutFor(name: string): string {
     if (name.endsWith("-audit-logs")) return `AUDIT_LOG ${SHA} 24 st2api.audit.log\nAUDIT_LOG ${SHA} 10 datastore-export.json\nAUDIT_DESTINATION /work/st2-audit-logs/st2-old\n`;
@@ -60,8 +32,7 @@ before(async () => {
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
-                const entry = resources.get(args.name) ?? { type: args.type, inputs: {}, dependsOn: [] };
-                resources.set(args.name, { ...entry, inputs: args.inputs });
+                recorder.recordInputs(args.name, args.type, args.inputs);
                 return { id: `${args.name}-id`, state: { ...args.inputs, stdout: stdoutFor(args.name), stderr: "" } };
             },
             call: (args) => args.inputs,
@@ -95,7 +66,7 @@ async function build(name: string, a: ContentRolloverArgs): Promise<ContentRollo
     await valueOf(r.keysMoved);
     await valueOf(r.auditLogs);
     for (let i = 0; i < 5; i++) {
-        await Promise.all(pending);
+        await recorder.settle();
         await new Promise((res) => setTimeout(res, 20));
     }
     return r;
