@@ -72,10 +72,9 @@ export = async () => {
         : undefined;
     const rollover = rolloverStack({ rollover: rolloverRaw, aws: awsRaw, defaultKey, ssh: cfg?.ssh ?? parseSshSettings(raw.ssh) });
 
+    // Only what this stack does: an undefined output would only draw a warning.
     return {
-        targetVersion: cfg?.targetVersion,
-        batches: fleet?.batches,
-        hosts: fleet?.report,
-        rollover: rollover.report,
+        ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, hosts: fleet.report } : {}),
+        ...(rollover.report ? { rollover: rollover.report } : {}),
     };
 };
