@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, Settings } from "./config";
-import { StackStormHost, type StepSummary } from "./host";
+import { StackStormHost, type Detected, type StepSummary } from "./host";
 
 export interface StackStormFleetArgs {
     hosts: readonly HostConfig[];
@@ -30,6 +30,8 @@ export interface HostReport {
     notices: string[];
     verifiedVersion?: string;
     backupPath?: string;
+    /** What preflight found on the host (distribution, installed packages, free space). */
+    detected?: Detected;
 }
 
 /** Splits hosts into batches of `size`, keeping their order. */
@@ -85,8 +87,8 @@ export class StackStormFleet extends pulumi.ComponentResource {
             this.hosts.map((h, i) => {
                 const host = args.hosts[i];
                 return pulumi
-                    .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath])
-                    .apply(([steps, migrations, notices, verifiedVersion, backupPath]): HostReport => ({
+                    .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath, h.detected])
+                    .apply(([steps, migrations, notices, verifiedVersion, backupPath, detected]): HostReport => ({
                         name: host.name,
                         address: host.address,
                         batch: Math.floor(i / settings.rollout.batchSize) + 1,
@@ -98,6 +100,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
                         notices,
                         ...(verifiedVersion ? { verifiedVersion } : {}),
                         ...(backupPath ? { backupPath } : {}),
+                        ...(detected ? { detected } : {}),
                     }));
             }),
         );

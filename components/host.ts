@@ -48,6 +48,8 @@ export class StackStormHost extends pulumi.ComponentResource {
     readonly verifiedVersion: pulumi.Output<string | undefined>;
     /** Backup folder on the host. */
     readonly backupPath: pulumi.Output<string | undefined>;
+    /** What preflight found on the host before changing anything. */
+    readonly detected: pulumi.Output<Detected | undefined>;
 
     constructor(name: string, args: StackStormHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:host:StackStormHost", name, {}, opts);
@@ -97,6 +99,8 @@ export class StackStormHost extends pulumi.ComponentResource {
         this.notices = pulumi.output(this.plan.notices.map((n) => `${n.id}: ${n.why}`));
         this.verifiedVersion = this.verified ? this.verified.stdout.apply(parseVerifiedVersion) : pulumi.output(undefined);
         this.backupPath = this.prepared ? this.prepared.stdout.apply(parseBackupPath) : pulumi.output(undefined);
+        const preflight = byKey.get("preflight");
+        this.detected = preflight ? preflight.stdout.apply(parseDetected) : pulumi.output(undefined);
 
         this.registerOutputs({
             fromVersion: this.fromVersion,
@@ -106,6 +110,7 @@ export class StackStormHost extends pulumi.ComponentResource {
             notices: this.notices,
             verifiedVersion: this.verifiedVersion,
             backupPath: this.backupPath,
+            detected: this.detected,
         });
     }
 }
@@ -122,6 +127,20 @@ function dependencies(
         return pulumi.output(args.outageAfter).apply((gate) => [previous, ...(gate as pulumi.Resource[]).filter((r) => r !== previous)]);
     }
     return [previous];
+}
+
+/** The host as preflight saw it. */
+export interface Detected {
+    distro: string;
+    st2: string;
+    freeMb: number;
+    packages: Record<string, string>;
+}
+
+/** `PREFLIGHT {...}` -> what preflight found. */
+export function parseDetected(stdout: string): Detected | undefined {
+    const line = stdout.split("\n").find((l) => l.startsWith("PREFLIGHT "));
+    return line ? (JSON.parse(line.slice("PREFLIGHT ".length)) as Detected) : undefined;
 }
 
 /** `VERIFIED {"version":"3.9.0",...}` -> "3.9.0". */

@@ -20,7 +20,13 @@ before(async () => {
         {
             newResource: (args) => {
                 recorder.recordInputs(args.name, args.type, args.inputs);
-                const stdout = args.name.endsWith("-verify") ? 'VERIFIED {"version":"3.9.0","packages":{}}\n' : args.name.endsWith("-backup") ? "BACKUP_PATH=/var/backups/st2-upgrade/x\n" : "";
+                const stdout = args.name.endsWith("-verify")
+                    ? 'VERIFIED {"version":"3.9.0","packages":{}}\n'
+                    : args.name.endsWith("-backup")
+                      ? "BACKUP_PATH=/var/backups/st2-upgrade/x\n"
+                      : args.name.endsWith("-preflight")
+                        ? '[st2-upgrade x/preflight] st2 3.8.1-1 installed\nPREFLIGHT {"distro":"debian 12","st2":"3.8.1-1","freeMb":5000,"packages":{"st2":"3.8.1-1"}}\n'
+                        : "";
                 return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
             },
             call: (args) => args.inputs,
@@ -121,6 +127,7 @@ describe("resource graph", () => {
         assert.deepEqual(report.migrations, ["3.9-database-tls"]);
         assert.equal(report.verifiedVersion, "3.9.0");
         assert.equal(report.backupPath, "/var/backups/st2-upgrade/x");
+        assert.deepEqual(report.detected, { distro: "debian 12", st2: "3.8.1-1", freeMb: 5000, packages: { st2: "3.8.1-1" } });
         assert.deepEqual(report.steps.map((s) => s.name), ["r1-solo-preflight", "r1-solo-fetch", "r1-solo-backup", "r1-solo-stop", "r1-solo-packages-3.9.0", "r1-solo-migrate-3.9-database-tls", "r1-solo-start", "r1-solo-verify"]);
         assert.deepEqual(await valueOf(fleet.batches), [["solo"]]);
     });
