@@ -59,7 +59,10 @@ export function programStack(config: Record<string, unknown>, stack = "e2e"): Pr
     const yaml = Object.entries(config)
         .map(([key, value]) => `  st2-upgrade:${key}: ${JSON.stringify(value)}`)
         .join("\n");
-    const temp = makeTempStack({ files: { ...programFiles(), [`Pulumi.${stack}.yaml`]: `config:\n${yaml}\n` }, stack });
+    const made = makeTempStack({ files: { ...programFiles(), [`Pulumi.${stack}.yaml`]: `config:\n${yaml}\n` }, stack });
+    // `npm run build` type-checks the program already; each engine run only needs it transpiled.
+    const env = { ...made.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+    const temp: TempStack = { ...made, env, pulumi: (args) => runPulumi([...args, "--non-interactive"], { cwd: made.dir, env }) };
     return {
         ...temp,
         up: (extra = []) => {
