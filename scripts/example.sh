@@ -23,8 +23,9 @@ done
 identity=$(cat .lab/hosts/st2h1/root/etc/ssh/ssh_host_ed25519_key.pub .lab/hosts/st2h2/root/etc/ssh/ssh_host_ed25519_key.pub | sha256sum | cut -d' ' -f1)
 mkdir -p .pulumi-state
 if bash scripts/pulumi.sh stack select dev --non-interactive >/dev/null 2>&1; then
-  if [[ "$(cat .pulumi-state/example-hosts 2>/dev/null)" != "$identity" ]]; then
-    echo "example: the lab hosts are new; starting the dev stack's state afresh"
+  # A checkout of Pulumi.dev.yaml without this machine's encryptionsalt cannot open the old state either.
+  if [[ "$(cat .pulumi-state/example-hosts 2>/dev/null)" != "$identity" ]] || ! grep -q '^encryptionsalt:' Pulumi.dev.yaml; then
+    echo "example: the lab hosts or the stack config are new; starting the dev stack's state afresh"
     bash scripts/pulumi.sh stack rm dev --force --yes --preserve-config --non-interactive >/dev/null
     bash scripts/pulumi.sh stack init dev --non-interactive
   fi
