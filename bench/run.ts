@@ -144,6 +144,8 @@ interface Phase {
     otherLabHosts: string[];
     load1Mean?: number;
     load1Max?: number;
+    /** Mean of the instantaneous count of runnable tasks (the bench's own included). */
+    runnableMean?: number;
 }
 const phases: Phase[] = [];
 const LOAD_LOG = path.join(RUN, "load.log");
@@ -179,11 +181,24 @@ function loadOver(p: Phase): void {
         .readFileSync(LOAD_LOG, "utf8")
         .split("\n")
         .map((l) => l.split(" "))
-        .filter((f) => f.length >= 2 && Number(f[0]) >= p.start && Number(f[0]) <= p.end + 5)
-        .map((f) => Number(f[1]));
+        .filter((f) => f.length >= 5 && Number(f[0]) >= p.start && Number(f[0]) <= p.end + 5);
     if (samples.length === 0) return;
-    p.load1Mean = round(samples.reduce((a, b) => a + b, 0) / samples.length);
-    p.load1Max = round(Math.max(...samples));
+    const load1 = samples.map((f) => Number(f[1]));
+    const runnable = samples.map((f) => Number(f[4].split("/")[0]));
+    const mean = (xs: number[]): number => round(xs.reduce((a, b) => a + b, 0) / xs.length);
+    p.load1Mean = mean(load1);
+    p.load1Max = round(Math.max(...load1));
+    p.runnableMean = mean(runnable);
+}
+
+/** Waits (at most 60 s) until at most 2 tasks are runnable in 3 samples running, e.g. hosts done restarting. */
+async function settle(): Promise<void> {
+    let calm = 0;
+    for (let i = 0; i < 60 && calm < 3; i++) {
+        const running = Number(fs.readFileSync("/proc/loadavg", "utf8").split(" ")[3].split("/")[0]);
+        calm = running <= 2 ? calm + 1 : 0;
+        await sleep(1000);
+    }
 }
 
 async function waitQuiet(): Promise<void> {
@@ -431,12 +446,13 @@ async function previewPhase(): Promise<{ figures: PreviewFigure[]; diagnostics: 
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
         const figures: PreviewFigure[] = [];
         for (const n of params.previewSizes) figures.push(await previewOnce(n, key, { label: "" }));
-        // Where the time goes, at 100 hosts: without the batch gate (stopOnFirstFailure), and without
-        // ts-node's type check of the program (Pulumi's PULUMI_NODEJS_TRANSPILE_ONLY).
+        // Where the time goes: without the batch gate (rollout.stopOnFirstFailure false, at 100 and
+        // 500 hosts), and without ts-node's type check of the program (PULUMI_NODEJS_TRANSPILE_ONLY).
         const diagnostics: Record<string, PreviewFigure> = {};
         if (params.diagnostics) {
             diagnostics.hosts100NoBatchGate = await previewOnce(100, key, { label: "no-gate", rollout: { stopOnFirstFailure: false } });
             diagnostics.hosts100TranspileOnly = await previewOnce(100, key, { label: "transpile-only", env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } });
+            if (params.previewSizes.includes(500)) diagnostics.hosts500NoBatchGate = await previewOnce(500, key, { label: "no-gate", rollout: { stopOnFirstFailure: false } });
         }
         return { figures, diagnostics };
     } finally {
@@ -525,6 +541,7 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
 
     let noop: Record<string, unknown> | undefined;
     if (only.has("noop")) {
+        await settle();
         noop = await phase("noop", async () => {
             const empty = emptyProgram();
             await plainUp(empty); // creates the empty stack's Stack resource: every measured run is then a no-op
@@ -580,9 +597,17 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
     await checkUpgraded(theirs, theirsBefore, "fleet (baseline)");
     downHosts(PREFIXES.fleetBaseline);
 
+    const firstStep = Math.min(...ours.timings.map((t) => t.seenStart));
+    const batchSpans = Array.from({ length: Math.ceil(hosts.length / params.batchSize) }, (_, k) => {
+        const members = hosts.slice(k * params.batchSize, (k + 1) * params.batchSize).map((h) => spans[h.name]);
+        return { batch: k + 1, seconds: round(Math.max(...members.map((m) => m.end)) - Math.min(...members.map((m) => m.start))) };
+    });
     return {
         fleet: {
             oursSeconds: round(ours.run.wallSeconds),
+            // Before the first step started: the program's start (ts-node), registration, the provider's start.
+            oursStartupSeconds: round(firstStep - ours.run.startedAt),
+            oursBatches: batchSpans,
             baselineSeconds: round(b.run.wallSeconds),
             oursPerHost: spans,
             oursOutageMedianSeconds: round(median(Object.values(spans).map((s) => s.outage))),
@@ -667,7 +692,7 @@ async function main(): Promise<void> {
         benchSeconds: round((Date.now() - began) / 1000, 0),
         machine: { cpus: os.cpus().length, memoryGiB: round(os.totalmem() / 1024 ** 3, 1), kernel: os.release() },
         parameters: params,
-        load: phases.map((p) => ({ phase: p.name, seconds: round(p.end - p.start, 0), load1Mean: p.load1Mean, load1Max: p.load1Max, otherLabHosts: p.otherLabHosts.length })),
+        load: phases.map((p) => ({ phase: p.name, seconds: round(p.end - p.start, 0), load1Mean: p.load1Mean, load1Max: p.load1Max, runnableMean: p.runnableMean, otherLabHosts: p.otherLabHosts.length })),
         raw: {
             outage: outage ?? null,
             fleet: fleet?.fleet ?? null,
@@ -699,7 +724,7 @@ async function main(): Promise<void> {
         previews[0]
             ? `preview peak RSS = GNU time's max RSS, i.e. the largest single process of the tree (sampled VmHWM when stopped): ${previews.map((p) => `${p.hosts} hosts: ${p.largestProcess.command.split(" ").slice(0, 2).join(" ")} ${p.largestProcess.peakMiB} MiB`).join("; ")}`
             : "",
-        `load (1-min mean/max per phase): ${phases.map((p) => `${p.name} ${p.load1Mean ?? "?"}/${p.load1Max ?? "?"} (${p.otherLabHosts.length} other lab hosts)`).join("; ")}`,
+        `load (1-min load mean/max, mean runnable tasks incl. the bench's own, per phase): ${phases.map((p) => `${p.name} ${p.load1Mean ?? "?"}/${p.load1Max ?? "?"}, ${p.runnableMean ?? "?"} (${p.otherLabHosts.length} other lab hosts)`).join("; ")}`,
         `bench took ${results.benchSeconds} s on ${os.cpus().length} CPUs`,
     ].join("\n");
     process.stdout.write(`${report}\n`);
