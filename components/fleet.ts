@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, Settings } from "./config";
 import { StackStormHost, type Detected, type StepSummary } from "./host";
+import { plan } from "./plan";
 
 export interface StackStormFleetArgs {
     hosts: readonly HostConfig[];
@@ -56,11 +57,15 @@ export class StackStormFleet extends pulumi.ComponentResource {
         this.hosts = [];
         let previousBatch: pulumi.Resource[] = [];
         groups.forEach((group) => {
-            // The gate lists resources created after the hosts that wait on it: resolved once the batch exists.
-            let openGate: (prepared: pulumi.Resource[]) => void = () => undefined;
-            const gate = settings.rollout.stopOnFirstFailure && group.length > 1
-                ? pulumi.output(new Promise<pulumi.Resource[]>((resolve) => (openGate = resolve)))
-                : undefined;
+            // Each host's stop waits for the backups of its whole batch, including hosts created after
+            // it: one promise per backup, resolved once the batch exists. Promises inside the
+            // dependsOn array, never an Output or a promise of the array: pulumi.mergeOptions would
+            // wrap those in pulumi.output(), which walks the resources it holds and, through their
+            // parents, the whole fleet (previews of large fleets grew quadratically).
+            const upgrading = group.filter(({ host }) => plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations).legs.length > 0);
+            const gated = settings.rollout.stopOnFirstFailure && upgrading.length > 1;
+            const backups = new Map(upgrading.map(({ host }) => [host.name, deferred<pulumi.Resource>()]));
+            const outageAfter = gated ? [...backups.values()].map((d) => d.promise) : undefined;
             const members = group.map(
                 ({ host, index }) =>
                     new StackStormHost(
@@ -72,12 +77,14 @@ export class StackStormFleet extends pulumi.ComponentResource {
                             privateKey: keyFor(host, args),
                             settings,
                             startAfter: previousBatch,
-                            outageAfter: gate,
+                            outageAfter,
                         },
                         { parent: this },
                     ),
             );
-            openGate(members.flatMap((m) => (m.prepared ? [m.prepared] : [])));
+            members.forEach((m, i) => {
+                if (m.prepared) backups.get(group[i].host.name)?.resolve(m.prepared);
+            });
             this.hosts.push(...members);
             previousBatch = members.flatMap((m) => (m.verified ? [m.verified] : []));
         });
@@ -106,6 +113,12 @@ export class StackStormFleet extends pulumi.ComponentResource {
         );
         this.registerOutputs({ batches: this.batches, report: this.report });
     }
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+    let resolve: (value: T) => void = () => undefined;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
 }
 
 function keyFor(host: HostConfig, args: StackStormFleetArgs): pulumi.Input<string> {

@@ -20,7 +20,7 @@ export interface StackStormHostArgs {
     /** Resources that must finish before this host's first step (the previous batch). */
     startAfter?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
     /** Resources that must finish before this host's services stop (its batch's preparation). */
-    outageAfter?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
+    outageAfter?: readonly Promise<pulumi.Resource>[];
 }
 
 /** What one step records in the outputs. */
@@ -124,7 +124,7 @@ function dependencies(
 ): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
     if (!previous) return args.startAfter ?? [];
     if (step.key === "stop" && args.outageAfter && backup) {
-        return pulumi.output(args.outageAfter).apply((gate) => [previous, ...(gate as pulumi.Resource[]).filter((r) => r !== previous)]);
+        return [previous, ...args.outageAfter];
     }
     return [previous];
 }

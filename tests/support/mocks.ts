@@ -30,7 +30,9 @@ async function namesOf(deps: unknown): Promise<string[]> {
     if (deps === undefined) return [];
     const list = pulumi.Output.isInstance(deps) ? await valueOf(deps as pulumi.Output<unknown>) : deps;
     const items = Array.isArray(list) ? list : [list];
-    return Promise.all(items.map(async (r) => nameOfUrn(await valueOf((r as pulumi.Resource).urn))));
+    // Elements may be promises of resources (the fleet's batch gate); the engine counts each once.
+    const names = await Promise.all(items.map(async (r) => nameOfUrn(await valueOf((await r as pulumi.Resource).urn))));
+    return [...new Set(names)];
 }
 
 export class ResourceRecorder {
