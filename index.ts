@@ -9,11 +9,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { parseAwsConfig } from "./components/aws/config";
-import { discoverHosts } from "./components/aws/discovery";
 import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/config";
 import { StackStormFleet } from "./components/fleet";
-import { rolloverStack } from "./components/rollover/stack";
 
 /** Keys of the in-place upgrade; `rollover` and `aws` have schemas of their own. */
 const UPGRADE_KEYS = [
@@ -52,8 +49,16 @@ export = async () => {
     const rolloverRaw = config.getObject<unknown>("rollover");
     const awsRaw = config.getObject<unknown>("aws");
 
-    const discovery = awsRaw === undefined ? undefined : parseAwsConfig(awsRaw).discovery;
-    if (discovery) raw.hosts = [...((raw.hosts as unknown[] | undefined) ?? []), ...(await discoverHosts(discovery))];
+    // The AWS and roll-over modules (and @pulumi/aws, a large package to load and type-check) are
+    // loaded only by stacks that use them.
+    if (awsRaw !== undefined) {
+        const { parseAwsConfig } = await import("./components/aws/config");
+        const discovery = parseAwsConfig(awsRaw).discovery;
+        if (discovery) {
+            const { discoverHosts } = await import("./components/aws/discovery");
+            raw.hosts = [...((raw.hosts as unknown[] | undefined) ?? []), ...(await discoverHosts(discovery))];
+        }
+    }
 
     // A stack may only roll content over; otherwise it upgrades hosts in place.
     const upgrading = rolloverRaw === undefined || raw.targetVersion !== undefined || raw.hosts !== undefined;
@@ -70,11 +75,14 @@ export = async () => {
               settings: cfg,
           })
         : undefined;
-    const rollover = rolloverStack({ rollover: rolloverRaw, aws: awsRaw, defaultKey, ssh: cfg?.ssh ?? parseSshSettings(raw.ssh) });
+    const rollover =
+        rolloverRaw === undefined && awsRaw === undefined
+            ? undefined
+            : (await import("./components/rollover/stack")).rolloverStack({ rollover: rolloverRaw, aws: awsRaw, defaultKey, ssh: cfg?.ssh ?? parseSshSettings(raw.ssh) });
 
     // Only what this stack does: an undefined output would only draw a warning.
     return {
         ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, hosts: fleet.report } : {}),
-        ...(rollover.report ? { rollover: rollover.report } : {}),
+        ...(rollover?.report ? { rollover: rollover.report } : {}),
     };
 };
