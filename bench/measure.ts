@@ -39,6 +39,8 @@ export interface ProcessPeak {
     command: string;
     /** Peak resident set size (VmHWM), KiB. */
     peakKiB: number;
+    /** CPU time (user + system) at the last sample, seconds. */
+    cpuSeconds: number;
 }
 
 export interface TimedOptions {
@@ -154,15 +156,20 @@ function descendants(root: number): number[] {
     return out;
 }
 
+/** Linux's USER_HZ, the unit of /proc/PID/stat times (100 on every architecture Node runs on here). */
+const CLOCK_TICKS = 100;
+
 function samplePeaks(root: number, peaks: Map<number, ProcessPeak>): void {
     for (const pid of descendants(root)) {
         try {
             const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
             const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
             const known = peaks.get(pid);
-            if (known && known.peakKiB >= hwm) continue;
             const command = known?.command ?? fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((s) => s !== "").slice(0, 3).join(" ");
-            peaks.set(pid, { pid, command, peakKiB: hwm });
+            peaks.set(pid, { pid, command, peakKiB: Math.max(hwm, known?.peakKiB ?? 0), cpuSeconds });
         } catch {
             // gone
         }

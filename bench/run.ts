@@ -20,6 +20,7 @@
  * BENCH_ONLY (comma list of phases: preview,outage,fleet,noop; default all), BENCH_RESULTS (path).
  */
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -377,8 +378,9 @@ interface PreviewFigure {
     /** Peak RSS of the largest process: GNU time's max RSS; for a preview stopped at the timeout, the sampler's (GNU time misses processes killed before their parent reaped them). */
     peakRssMiB: number;
     gnuTimeMaxRssMiB: number;
-    largestProcess: { command: string; peakMiB: number };
-    processes: { command: string; peakMiB: number }[];
+    largestProcess: { command: string; peakMiB: number; cpuSeconds: number };
+    /** The largest processes of the tree: peak RSS and CPU time (last sample, 0.1 s before exit at most). */
+    processes: { command: string; peakMiB: number; cpuSeconds: number }[];
 }
 
 interface PreviewVariant {
@@ -417,7 +419,7 @@ async function previewOnce(n: number, key: string, variant: PreviewVariant): Pro
         const processes = [...peaks.values()]
             .filter((p) => !p.command.startsWith("/usr/bin/time"))
             .sort((a, b) => b.peakKiB - a.peakKiB)
-            .map((p) => ({ command: p.command, peakMiB: round(p.peakKiB / 1024, 1) }));
+            .map((p) => ({ command: p.command, peakMiB: round(p.peakKiB / 1024, 1), cpuSeconds: round(p.cpuSeconds, 1) }));
         const figure: PreviewFigure = {
             hosts: n,
             resources,
@@ -426,7 +428,7 @@ async function previewOnce(n: number, key: string, variant: PreviewVariant): Pro
             timedOut: run.timedOut,
             peakRssMiB: run.timedOut ? processes[0]?.peakMiB ?? NaN : round(rss / 1024, 1),
             gnuTimeMaxRssMiB: round(rss / 1024, 1),
-            largestProcess: processes[0] ?? { command: "?", peakMiB: NaN },
+            largestProcess: processes[0] ?? { command: "?", peakMiB: NaN, cpuSeconds: NaN },
             processes: processes.slice(0, 5),
         };
         log(
@@ -446,13 +448,13 @@ async function previewPhase(): Promise<{ figures: PreviewFigure[]; diagnostics: 
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
         const figures: PreviewFigure[] = [];
         for (const n of params.previewSizes) figures.push(await previewOnce(n, key, { label: "" }));
-        // Where the time goes: without the batch gate (rollout.stopOnFirstFailure false, at 100 and
-        // 500 hosts), and without ts-node's type check of the program (PULUMI_NODEJS_TRANSPILE_ONLY).
+        // Where the time goes: without the batch gate (rollout.stopOnFirstFailure false), and without
+        // ts-node's type check of the program (PULUMI_NODEJS_TRANSPILE_ONLY, at 100 and 500 hosts).
         const diagnostics: Record<string, PreviewFigure> = {};
         if (params.diagnostics) {
             diagnostics.hosts100NoBatchGate = await previewOnce(100, key, { label: "no-gate", rollout: { stopOnFirstFailure: false } });
             diagnostics.hosts100TranspileOnly = await previewOnce(100, key, { label: "transpile-only", env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } });
-            if (params.previewSizes.includes(500)) diagnostics.hosts500NoBatchGate = await previewOnce(500, key, { label: "no-gate", rollout: { stopOnFirstFailure: false } });
+            if (params.previewSizes.includes(500)) diagnostics.hosts500TranspileOnly = await previewOnce(500, key, { label: "transpile-only", env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } });
         }
         return { figures, diagnostics };
     } finally {
@@ -640,9 +642,30 @@ function table(rows: string[][]): string {
     return [line(rows[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
 }
 
+/**
+ * What program is measured: stacks copy index.ts and components/ from the working tree when they
+ * are made, so a change landing during the run would mix versions. HEAD and a hash of those files.
+ */
+function programSource(): { head: string; sourceSha256: string; uncommitted: boolean } {
+    const files: string[] = ["index.ts"];
+    const walk = (dir: string): void => {
+        for (const e of fs.readdirSync(path.join(PROJECT_ROOT, dir), { withFileTypes: true })) {
+            const rel = path.join(dir, e.name);
+            if (e.isDirectory()) walk(rel);
+            else if (e.name.endsWith(".ts")) files.push(rel);
+        }
+    };
+    walk("components");
+    const hash = createHash("sha256");
+    for (const f of files.sort()) hash.update(`${f}\0`).update(fs.readFileSync(path.join(PROJECT_ROOT, f)));
+    const git = (args: string[]): string => execFileSync("git", args, { cwd: PROJECT_ROOT, encoding: "utf8" }).trim();
+    return { head: git(["rev-parse", "HEAD"]), sourceSha256: hash.digest("hex"), uncommitted: git(["status", "--porcelain", "--", "index.ts", "components"]) !== "" };
+}
+
 async function main(): Promise<void> {
     fs.mkdirSync(RUN, { recursive: true });
     const began = Date.now();
+    const sourceAtStart = programSource();
     // Hosts of an interrupted earlier run.
     for (const prefix of Object.values(PREFIXES)) labDown({ prefix });
     ensureToolchain();
@@ -682,6 +705,9 @@ async function main(): Promise<void> {
     };
     asOperator({});
     params.programTypeCheck = userTranspileOnly === "true" ? "transpile-only (scripts/pulumi-env.sh sets PULUMI_NODEJS_TRANSPILE_ONLY=true)" : "ts-node type-checks the program on every engine run, as `npm run pulumi` does (PULUMI_NODEJS_TRANSPILE_ONLY unset)";
+    const sourceAtEnd = programSource();
+    const sourceChanged = sourceAtEnd.sourceSha256 !== sourceAtStart.sourceSha256;
+    if (sourceChanged) log("WARNING: index.ts or components/ changed during the run: phases may have measured different versions of the program");
     Object.assign(results, {
         ...figures,
         // When true, preview500Seconds is a lower bound: the preview was stopped at BENCH_PREVIEW_TIMEOUT_S.
@@ -690,6 +716,7 @@ async function main(): Promise<void> {
         met,
         date: new Date(began).toISOString(),
         benchSeconds: round((Date.now() - began) / 1000, 0),
+        program: { ...sourceAtStart, changedDuringRun: sourceChanged },
         machine: { cpus: os.cpus().length, memoryGiB: round(os.totalmem() / 1024 ** 3, 1), kernel: os.release() },
         parameters: params,
         load: phases.map((p) => ({ phase: p.name, seconds: round(p.end - p.start, 0), load1Mean: p.load1Mean, load1Max: p.load1Max, runnableMean: p.runnableMean, otherLabHosts: p.otherLabHosts.length })),
@@ -725,7 +752,7 @@ async function main(): Promise<void> {
             ? `preview peak RSS = GNU time's max RSS, i.e. the largest single process of the tree (sampled VmHWM when stopped): ${previews.map((p) => `${p.hosts} hosts: ${p.largestProcess.command.split(" ").slice(0, 2).join(" ")} ${p.largestProcess.peakMiB} MiB`).join("; ")}`
             : "",
         `load (1-min load mean/max, mean runnable tasks incl. the bench's own, per phase): ${phases.map((p) => `${p.name} ${p.load1Mean ?? "?"}/${p.load1Max ?? "?"}, ${p.runnableMean ?? "?"} (${p.otherLabHosts.length} other lab hosts)`).join("; ")}`,
-        `bench took ${results.benchSeconds} s on ${os.cpus().length} CPUs`,
+        `program ${sourceAtStart.head.slice(0, 7)}${sourceAtStart.uncommitted ? " + uncommitted changes" : ""}${sourceChanged ? " (CHANGED during the run)" : ""}; bench took ${results.benchSeconds} s on ${os.cpus().length} CPUs`,
     ].join("\n");
     process.stdout.write(`${report}\n`);
     const file = process.env.BENCH_RESULTS ?? path.join(BENCH_DIR, "results.json");
