@@ -1,16 +1,20 @@
 package provider
 
 import (
-	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 )
 
-// replaceOnChanges: the input properties whose change replaces the resource (create runs again,
-// before the old one is deleted) rather than updating it.
+// replaceOnChanges: the input properties the schema marks replaceOnChanges. As in the real provider,
+// the mark applies to a detailed-diff path equal to the property's name, i.e. when the whole
+// property is added or removed (or changes type, or is unknown); a change inside the list
+// (`triggers[0]`) is an update, and the replacement comes from the SDK's replaceOnChanges
+// (`triggers[*]`), which the engine applies.
 var replaceOnChanges = map[string]bool{"triggers": true}
 
-// DiffKind says how one top-level input property changed.
+// DiffKind says how one property path changed.
 type DiffKind int
 
 const (
@@ -26,69 +30,86 @@ func (k DiffKind) String() string {
 	return [...]string{"add", "delete", "update", "add-replace", "delete-replace", "update-replace"}[k]
 }
 
-// DiffResult is the provider's answer to a Diff: per changed top-level property, how it changed.
+var pluginKinds = map[plugin.DiffKind]DiffKind{
+	plugin.DiffAdd: Add, plugin.DiffDelete: Delete, plugin.DiffUpdate: Update,
+	plugin.DiffAddReplace: AddReplace, plugin.DiffDeleteReplace: DeleteReplace, plugin.DiffUpdateReplace: UpdateReplace,
+}
+
+func (k DiffKind) replaces() bool { return k >= AddReplace }
+
+// DiffResult is the provider's answer to a Diff: per changed property path (`triggers[0]`,
+// `connection`), how it changed.
 type DiffResult struct {
-	Changed  map[string]DiffKind
+	Changed map[string]DiffKind
+	// Diffs and Replaces name the top-level properties (the paths' heads).
+	Diffs    []string
 	Replaces []string
 }
 
 // HasChanges reports whether anything changed.
 func (d DiffResult) HasChanges() bool { return len(d.Changed) > 0 }
 
-// ChangedKeys lists the changed properties, sorted.
+// ChangedKeys lists the changed paths, sorted.
 func (d DiffResult) ChangedKeys() []string { return sortedKeys(d.Changed) }
 
-// diffInputs compares the old inputs with the new (checked) inputs of a resource of type typ,
-// property by property. Secretness alone is not a change; an unknown new value is. A property absent
-// on one side equals its documented default on the other (so state written without the defaults
-// Check fills in, e.g. by the real provider, shows no change). Paths in ignoreChanges keep their old
-// value (the engine has usually applied them already).
-func diffInputs(typ string, olds, news resource.PropertyMap, ignoreChanges []string) DiffResult {
-	olds = applyDefaults(typ, stripOutputs(typ, olds))
-	news = applyDefaults(typ, stripOutputs(typ, news))
-	if len(ignoreChanges) > 0 {
-		news = news.Copy()
-		for _, raw := range ignoreChanges {
-			if path, err := resource.ParsePropertyPath(raw); err == nil {
-				path.Reset(olds, news)
-			}
+// diffInputs decides a Diff the way pulumi-command 1.2.1 does (pulumi-go-provider v1.3.0's default
+// diff): each path in ignoreChanges takes its value from the old state (olds, the outputs) into the
+// new inputs; `version` and `__`-prefixed inputs are dropped; then the old inputs and the new inputs
+// are compared literally by the SDK's PropertyMap.Diff: a value that is a secret on one side only,
+// or a secret whose wrapped value differs in anything (a nested secret marker included), is a change
+// of the whole secret; a property absent on one side is an add or a delete, whatever its default.
+func diffInputs(oldInputs, olds, news resource.PropertyMap, ignoreChanges []string) DiffResult {
+	news = withIgnoredFromState(news, olds, ignoreChanges)
+	for k := range news {
+		if k == "version" || strings.HasPrefix(string(k), "__") {
+			delete(news, k)
 		}
 	}
 
 	result := DiffResult{Changed: map[string]DiffKind{}}
-	keys := map[string]bool{}
-	for k := range olds {
-		keys[string(k)] = true
+	objDiff := oldInputs.Diff(news)
+	if objDiff == nil || !objDiff.AnyChanges() {
+		return result
 	}
-	for k := range news {
-		keys[string(k)] = true
-	}
-	for k := range keys {
-		o, hasOld := olds[resource.PropertyKey(k)]
-		n, hasNew := news[resource.PropertyKey(k)]
-		hasOld = hasOld && !o.IsNull()
-		hasNew = hasNew && !n.IsNull()
-		var kind DiffKind
-		switch {
-		case !hasOld && !hasNew:
-			continue
-		case !hasOld:
-			kind = Add
-		case !hasNew:
-			kind = Delete
-		case equalValues(o, n):
-			continue
-		default:
-			kind = Update
+	diffs, replaces := map[string]bool{}, map[string]bool{}
+	for path, pd := range plugin.NewDetailedDiffFromObjectDiff(objDiff, false) {
+		kind := pluginKinds[pd.Kind]
+		if replaceOnChanges[path] {
+			kind = pluginKinds[pd.Kind.AsReplace()]
 		}
-		if replaceOnChanges[k] {
-			kind += AddReplace - Add
-			result.Replaces = append(result.Replaces, k)
+		result.Changed[path] = kind
+		head := path
+		if pp, err := resource.ParsePropertyPath(path); err == nil && len(pp) > 0 {
+			if s, ok := pp[0].(string); ok {
+				head = s
+			}
 		}
-		result.Changed[k] = kind
+		diffs[head] = true
+		if kind.replaces() {
+			replaces[head] = true
+		}
 	}
-	sort.Strings(result.Replaces)
+	result.Diffs = sortedKeys(diffs)
+	if len(replaces) > 0 {
+		result.Replaces = sortedKeys(replaces)
+	}
 	return result
+}
+
+// withIgnoredFromState: a copy of news where each path in ignoreChanges that the state (olds) has
+// takes the state's value, as the real provider does in Diff and Update.
+func withIgnoredFromState(news, olds resource.PropertyMap, ignoreChanges []string) resource.PropertyMap {
+	news = news.Copy()
+	for _, raw := range ignoreChanges {
+		path, err := resource.ParsePropertyPath(raw)
+		if err != nil {
+			continue
+		}
+		if v, ok := path.Get(resource.NewObjectProperty(olds)); ok {
+			path.Set(resource.NewObjectProperty(news), v)
+		}
+	}
+	return news
 }
 
 // stripOutputs drops the properties a resource type only outputs, so a state compares with inputs.
@@ -103,46 +124,3 @@ func stripOutputs(typ string, m resource.PropertyMap) resource.PropertyMap {
 	return out
 }
 
-// equalValues compares two values ignoring secret markers; an unknown value equals nothing.
-func equalValues(a, b resource.PropertyValue) bool {
-	a, _ = unwrap(a)
-	b, _ = unwrap(b)
-	if unknown(a) || unknown(b) {
-		return false
-	}
-	switch {
-	case a.IsObject() && b.IsObject():
-		ao, bo := a.ObjectValue(), b.ObjectValue()
-		for k, av := range ao {
-			bv, ok := bo[k]
-			if !ok {
-				if av.IsNull() {
-					continue
-				}
-				return false
-			}
-			if !equalValues(av, bv) {
-				return false
-			}
-		}
-		for k, bv := range bo {
-			if _, ok := ao[k]; !ok && !bv.IsNull() {
-				return false
-			}
-		}
-		return true
-	case a.IsArray() && b.IsArray():
-		aa, ba := a.ArrayValue(), b.ArrayValue()
-		if len(aa) != len(ba) {
-			return false
-		}
-		for i := range aa {
-			if !equalValues(aa[i], ba[i]) {
-				return false
-			}
-		}
-		return true
-	default:
-		return a.DeepEquals(b)
-	}
-}

@@ -55,7 +55,7 @@ func (t localTarget) run(ctx context.Context, log Logger, spec execSpec) (string
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = errors.Join(ctxErr, err)
 		}
-		return "", "", &CommandError{Err: err, Command: spec.command, Output: out.outputTail()}
+		return "", "", &CommandError{Err: err, Command: spec.command, Output: out.output()}
 	}
 	stdout, stderr := out.results()
 	return stdout, stderr, nil

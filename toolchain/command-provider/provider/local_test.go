@@ -110,8 +110,11 @@ func TestLocalCreateStdoutStderr(t *testing.T) {
 	if got := str(out, "stderr"); got != "err" {
 		t.Errorf("stderr %q", got)
 	}
-	if str(out, "create") == "" || str(out, "logging") != "stdoutAndStderr" {
+	if str(out, "create") == "" || str(out, "dir") != "/tmp" {
 		t.Errorf("outputs must hold the inputs: %v", out)
+	}
+	if _, ok := out["logging"]; ok {
+		t.Errorf("no default may be written into the state: %v", out)
 	}
 }
 
@@ -124,11 +127,15 @@ func TestLocalCreateFailureIsAnError(t *testing.T) {
 	if err == nil {
 		t.Fatalf("expected an error, got %v", resp)
 	}
+	// The real provider's wording: the error, the whole command quoted, all of the output.
 	msg := err.Error()
-	for _, want := range []string{"exit status 3", `running "echo some output; echo 'it broke' >&2; exit 3…"`, "it broke", "some output"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q lacks %q", msg, want)
-		}
+	prefix := "exit status 3: running \"echo some output; echo 'it broke' >&2; exit 3\\n# second line\":\n"
+	if !strings.HasPrefix(msg, prefix) {
+		t.Errorf("error %q does not start with %q", msg, prefix)
+	}
+	if rest := strings.TrimPrefix(msg, prefix); !strings.Contains(rest, "it broke\n") || !strings.Contains(rest, "some output\n") ||
+		len(rest) != len("it broke\nsome output\n") {
+		t.Errorf("output in the error: %q", rest)
 	}
 	if resp != nil {
 		t.Errorf("a failed create must return no state: %v", resp)
@@ -253,7 +260,7 @@ func TestDeleteWithoutDeleteRunsNothing(t *testing.T) {
 }
 
 func TestLoggingModes(t *testing.T) {
-	cmd := "echo OUT1; echo ERR1 >&2; printf OUT2"
+	cmd := "echo OUT1; echo ERR1 >&2; echo OUT2"
 	cases := map[string][]string{
 		"stdoutAndStderr": {"ERR1", "OUT1", "OUT2"},
 		"stdout":          {"OUT1", "OUT2"},

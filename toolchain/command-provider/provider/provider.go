@@ -167,37 +167,43 @@ var diffKinds = map[DiffKind]pulumirpc.PropertyDiff_Kind{
 	UpdateReplace: pulumirpc.PropertyDiff_UPDATE_REPLACE,
 }
 
-// Diff compares the old inputs with the new ones: a change of triggers replaces, any other change updates.
+// Diff compares the old inputs with the new ones as the real provider does (see diffInputs): a
+// change inside triggers is reported as an update of that element, the SDK's replaceOnChanges makes
+// the engine replace the resource.
 func (s *Server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	typ, err := resourceType(req.GetType(), req.GetUrn())
 	if err != nil {
 		return nil, err
 	}
-	oldStruct := req.GetOldInputs()
-	if len(oldStruct.GetFields()) == 0 {
-		oldStruct = req.GetOlds()
-	}
-	olds, err := unmarshal(oldStruct)
+	olds, err := unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
+	}
+	oldInputs := stripOutputs(typ, olds)
+	// The engine sends the old inputs (the provider's Configure saw sendsOldInputs); the state minus
+	// the output-only properties stands in for them only when it does not.
+	if len(req.GetOldInputs().GetFields()) > 0 {
+		if oldInputs, err = unmarshal(req.GetOldInputs()); err != nil {
+			return nil, err
+		}
 	}
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	d := diffInputs(typ, olds, news, req.GetIgnoreChanges())
+	d := diffInputs(oldInputs, olds, news, req.GetIgnoreChanges())
 	resp := &pulumirpc.DiffResponse{
 		Changes:         pulumirpc.DiffResponse_DIFF_NONE,
+		Diffs:           d.Diffs,
 		Replaces:        d.Replaces,
 		HasDetailedDiff: true,
-		DetailedDiff:    map[string]*pulumirpc.PropertyDiff{},
 	}
 	if d.HasChanges() {
 		resp.Changes = pulumirpc.DiffResponse_DIFF_SOME
+		resp.DetailedDiff = map[string]*pulumirpc.PropertyDiff{}
 	}
 	for _, k := range d.ChangedKeys() {
-		resp.Diffs = append(resp.Diffs, k)
-		resp.DetailedDiff[k] = &pulumirpc.PropertyDiff{Kind: diffKinds[d.Changed[k]], InputDiff: true}
+		resp.DetailedDiff[k] = &pulumirpc.PropertyDiff{Kind: diffKinds[d.Changed[k]]}
 	}
 	return resp, nil
 }
@@ -214,14 +220,15 @@ func (s *Server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 		return nil, err
 	}
 	outputs := inputs.Copy()
-	if req.GetPreview() {
-		setUnknownOutputs(outputs)
-		props, err := marshal(outputs)
-		return &pulumirpc.CreateResponse{Properties: props}, err
-	}
+	// The id is the name and 8 random hex digits, in a preview too, as the real provider does.
 	id, err := resource.NewUniqueHex(resourceName(req.GetName(), req.GetUrn()), 8, 0)
 	if err != nil {
 		return nil, err
+	}
+	if req.GetPreview() {
+		setUnknownOutputs(outputs)
+		props, err := marshal(outputs)
+		return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 	}
 	stdout, stderr := "", ""
 	if command, ok := stringInput(inputs, "create"); ok {
@@ -275,6 +282,9 @@ func (s *Server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
+	// As the real provider does, an ignored path keeps the old state's value in the new state (so
+	// an ignored connection keeps the shape the state had, secret markers included).
+	news = withIgnoredFromState(news, olds, req.GetIgnoreChanges())
 	outputs := news.Copy()
 	command, ok := stringInput(news, "update")
 	if !ok {

@@ -152,13 +152,23 @@ func hostKeyAlgorithms(key ssh.PublicKey) []string {
 	return []string{key.Type()}
 }
 
-// retryDelay is the pause after the n-th failed dial (n from 1): 1s, 1.5s, 2.25s … at most 10s.
+// Dial retries as in pulumi-command 1.2.1 (provider/pkg/provider/remote/connection.go dialWithRetry,
+// with the SDK's retry.Until defaults, sdk/go/common/util/retry/until.go at v3.224.0): the first
+// pause is 0.1 s, each next one 1.5 times longer, at most 5 s; dialErrorLimit N allows N failed dials
+// and gives up on the (N+1)-th, so 3 means 4 dials and 0.475 s of pauses in all.
+const (
+	firstRetryDelay = 100 * time.Millisecond
+	retryBackoff    = 1.5
+	maxRetryDelay   = 5 * time.Second
+)
+
+// retryDelay is the pause after the n-th failed dial (n from 1).
 func retryDelay(n int) time.Duration {
-	d := time.Second
-	for i := 1; i < n && d < 10*time.Second; i++ {
-		d = d * 3 / 2
+	d := firstRetryDelay
+	for i := 1; i < n && d < maxRetryDelay; i++ {
+		d = time.Duration(float64(d) * retryBackoff)
 	}
-	return min(d, 10*time.Second)
+	return min(d, maxRetryDelay)
 }
 
 // sleepHook lets tests shorten the pauses between dials.
@@ -174,29 +184,34 @@ var sleepHook = func(ctx context.Context, d time.Duration) error {
 }
 
 // dial connects (through the proxy when there is one), retrying failed dials until more than
-// DialErrorLimit have failed (-1: no limit).
-func (c *Connection) dial(ctx context.Context) (*ssh.Client, func(), error) {
-	failures := 0
-	for {
-		client, closer, err := c.dialOnce(ctx)
+// DialErrorLimit have failed (-1: no limit). Each failed dial that is retried is logged as the real
+// provider does ("Dial 1/3 failed: retrying", a status line); giving up is its error, "after N
+// failed attempts: <the last dial's error>"; a canceled operation returns the context's error.
+func (c *Connection) dial(ctx context.Context, log Logger, urn string) (*ssh.Client, func(), error) {
+	limit := "inf"
+	if c.DialErrorLimit >= 0 {
+		limit = strconv.Itoa(c.DialErrorLimit)
+	}
+	for try := 0; ; try++ {
+		client, closer, err := c.dialOnce(ctx, log, urn)
 		if err == nil {
 			return client, closer, nil
 		}
-		failures++
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("dialing %s@%s: %w", c.User, c.address(), errors.Join(ctx.Err(), err))
+			return nil, nil, ctx.Err()
 		}
-		if c.DialErrorLimit >= 0 && failures > c.DialErrorLimit {
-			return nil, nil, fmt.Errorf("dialing %s@%s: %d attempts failed (dialErrorLimit %d), the last: %w",
-				c.User, c.address(), failures, c.DialErrorLimit, err)
+		dials := try + 1
+		if c.DialErrorLimit >= 0 && dials > c.DialErrorLimit {
+			return nil, nil, fmt.Errorf("after %d failed attempts: %w", try, err)
 		}
-		if err := sleepHook(ctx, retryDelay(failures)); err != nil {
-			return nil, nil, fmt.Errorf("dialing %s@%s: %w", c.User, c.address(), err)
+		log.Log(ctx, Info, urn, fmt.Sprintf("Dial %d/%s failed: retrying", dials, limit), true)
+		if err := sleepHook(ctx, retryDelay(dials)); err != nil {
+			return nil, nil, err
 		}
 	}
 }
 
-func (c *Connection) dialOnce(ctx context.Context) (*ssh.Client, func(), error) {
+func (c *Connection) dialOnce(ctx context.Context, log Logger, urn string) (*ssh.Client, func(), error) {
 	cfg, closeAuth, err := c.clientConfig()
 	if err != nil {
 		return nil, nil, err
@@ -215,7 +230,7 @@ func (c *Connection) dialOnce(ctx context.Context) (*ssh.Client, func(), error) 
 		}
 		return client, func() { _ = client.Close(); closeAuth() }, nil
 	}
-	bastion, closeBastion, err := c.Proxy.dial(ctx)
+	bastion, closeBastion, err := c.Proxy.dial(ctx, log, urn)
 	if err != nil {
 		closeAuth()
 		return nil, nil, fmt.Errorf("proxy: %w", err)
@@ -258,7 +273,7 @@ type remoteTarget struct {
 }
 
 func (t remoteTarget) run(ctx context.Context, log Logger, spec execSpec) (string, string, error) {
-	client, closeClient, err := t.conn.dial(ctx)
+	client, closeClient, err := t.conn.dial(ctx, log, spec.urn)
 	if err != nil {
 		return "", "", err
 	}
@@ -302,7 +317,7 @@ func (t remoteTarget) run(ctx context.Context, log Logger, spec execSpec) (strin
 		if errors.As(err, &exitMissing) {
 			err = fmt.Errorf("%w (the connection to %s closed before the command reported its exit status)", err, t.conn.address())
 		}
-		return "", "", &CommandError{Err: err, Command: spec.command, Output: out.outputTail()}
+		return "", "", &CommandError{Err: err, Command: spec.command, Output: out.output()}
 	}
 	stdout, stderr := out.results()
 	return stdout, stderr, nil

@@ -155,7 +155,7 @@ func TestRemote(t *testing.T) {
 		resp, err := remoteCreate(t, New(log), map[string]any{
 			"connection":  d.connection(nil),
 			"create":      "echo out; echo err >&2; echo \"env=$ST2_ACCEPTED home=$HOME\"; cat",
-			"stdin":       "in",
+			"stdin":       "in\n",
 			"environment": map[string]any{"ST2_ACCEPTED": "yes"},
 		})
 		if err != nil {
@@ -181,10 +181,11 @@ func TestRemote(t *testing.T) {
 		if err == nil {
 			t.Fatalf("expected an error, got %v", resp)
 		}
-		for _, want := range []string{"Process exited with status 4", `running "echo partial…"`, "boom", "partial"} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q lacks %q", err, want)
-			}
+		// The real provider's wording: ssh's exit error, the whole command quoted, all of the output.
+		prefix := "Process exited with status 4: running \"echo partial\\necho boom >&2\\nexit 4\":\n"
+		if msg := err.Error(); !strings.HasPrefix(msg, prefix) || len(msg) != len(prefix)+len("partial\nboom\n") ||
+			!strings.Contains(msg, "partial\n") || !strings.Contains(msg, "boom\n") {
+			t.Errorf("error %q, want %q and the output", msg, prefix)
 		}
 		if resp != nil {
 			t.Errorf("state returned: %v", resp)
@@ -266,6 +267,8 @@ func TestRemote(t *testing.T) {
 	})
 }
 
+// The real provider's dial retries: dialErrorLimit 2 allows 2 failed dials, the 3rd failure gives
+// up; pauses 0.1 s then 0.15 s; "Dial n/2 failed: retrying" status lines; "after 2 failed attempts".
 func TestRemoteDialRetries(t *testing.T) {
 	var mu sync.Mutex
 	var pauses []time.Duration
@@ -280,14 +283,24 @@ func TestRemoteDialRetries(t *testing.T) {
 
 	port := freePort(t) // nothing listens there
 	_, clientPEM, _ := newKey(t)
-	_, err := remoteCreate(t, New(nil), map[string]any{
+	log := &recordingLogger{}
+	_, err := remoteCreate(t, New(log), map[string]any{
 		"connection": map[string]any{"host": "127.0.0.1", "port": float64(port), "privateKey": clientPEM, "dialErrorLimit": 2.0, "perDialTimeout": 1.0},
 		"create":     "true",
 	})
-	if err == nil || !strings.Contains(err.Error(), "3 attempts failed (dialErrorLimit 2)") || !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("error %v", err)
+	want := fmt.Sprintf("after 2 failed attempts: dial tcp 127.0.0.1:%d: connect: connection refused", port)
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
-	if len(pauses) != 2 || pauses[0] != time.Second || pauses[1] != 1500*time.Millisecond {
+	if fmt.Sprint(pauses) != "[100ms 150ms]" {
 		t.Errorf("pauses between dials %v", pauses)
+	}
+	if got := strings.Join(log.messages(), "|"); got != "Dial 1/2 failed: retrying|Dial 2/2 failed: retrying" {
+		t.Errorf("logged %q", got)
+	}
+	for i, want := range []time.Duration{100, 150, 225, 337, 506, 759, 1139, 1708, 2562, 3844, 5000, 5000} {
+		if got := retryDelay(i + 1).Milliseconds(); got != int64(want) {
+			t.Errorf("pause after dial %d: %d ms, want %d", i+1, got, want)
+		}
 	}
 }

@@ -1,12 +1,14 @@
 package provider
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // Severity of a message for the engine's log.
@@ -49,33 +51,45 @@ type execSpec struct {
 func (s execSpec) logStdout() bool { return s.logging == "stdout" || s.logging == "stdoutAndStderr" }
 func (s execSpec) logStderr() bool { return s.logging == "stderr" || s.logging == "stdoutAndStderr" }
 
-// maxErrorOutput bounds the output quoted in a failed command's error message (its tail is kept).
-const maxErrorOutput = 16 << 10
+// maxLogLine: the longest output line the real provider's log reader takes (bufio.Scanner's default
+// MaxScanTokenSize, 64 KiB, counted with the buffer: a line of 65536 bytes or more, newline
+// excluded, does not fit).
+const maxLogLine = bufio.MaxScanTokenSize
 
-// capture collects a command's stdout and stderr in full, the tail of both interleaved for error
-// messages, and streams complete lines of the streams that `logging` selects to the engine's log.
+// capture collects a command's stdout and stderr, both interleaved (for the error message), and
+// logs the streams that `logging` selects line by line, as the real provider does: both go through
+// one pipe read by a bufio.Scanner with the default 64 KiB token limit. A longer line ends that
+// reader; the next write to the pipe then blocks, so the command's output stops being read and the
+// step hangs, as it does with the real 1.2.1 (pulumi-command provider/pkg/provider/util/util.go
+// LogOutput). Unlike the real one, the operation's end (Cancel, the step's custom timeout) closes
+// the pipe so the step fails instead of hanging forever, and a warning says why it stalled.
 type capture struct {
 	mu       sync.Mutex
 	stdout   bytes.Buffer
 	stderr   bytes.Buffer
-	combined []byte
-	dropped  int
-	partial  [2][]byte
+	combined bytes.Buffer
 	logOn    [2]bool
-	lines    chan string
+	pr       *io.PipeReader
+	pw       *io.PipeWriter
 	done     chan struct{}
+	stop     func() bool
 }
 
 func newCapture(ctx context.Context, log Logger, spec execSpec) *capture {
-	c := &capture{
-		logOn: [2]bool{spec.logStdout(), spec.logStderr()},
-		lines: make(chan string, 1024),
-		done:  make(chan struct{}),
-	}
+	pr, pw := io.Pipe()
+	c := &capture{logOn: [2]bool{spec.logStdout(), spec.logStderr()}, pr: pr, pw: pw, done: make(chan struct{})}
+	c.stop = context.AfterFunc(ctx, func() { _ = pr.CloseWithError(ctx.Err()) })
 	go func() {
 		defer close(c.done)
-		for line := range c.lines {
-			log.Log(ctx, Info, spec.urn, line, outputLogEphemeral)
+		scanner := bufio.NewScanner(pr)
+		for scanner.Scan() {
+			log.Log(ctx, Info, spec.urn, scanner.Text(), outputLogEphemeral)
+		}
+		if errors.Is(scanner.Err(), bufio.ErrTooLong) {
+			log.Log(ctx, Warning, spec.urn, fmt.Sprintf("the command printed a line of %d bytes or more: "+
+				"pulumi-command 1.2.1 stops reading its output there and the step hangs until it is "+
+				"canceled; st2-upgrade's command provider does the same, so keep every output line short",
+				maxLogLine), false)
 		}
 	}()
 	return c
@@ -93,51 +107,25 @@ func (c *capture) Stderr() *captureStream { return &captureStream{c, 1} }
 func (w *captureStream) Write(p []byte) (int, error) {
 	c := w.c
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if w.index == 0 {
 		c.stdout.Write(p)
 	} else {
 		c.stderr.Write(p)
 	}
-	c.combined = append(c.combined, p...)
-	if over := len(c.combined) - 2*maxErrorOutput; over > 0 {
-		c.dropped += over
-		c.combined = append(c.combined[:0], c.combined[over:]...)
-	}
+	c.combined.Write(p)
+	c.mu.Unlock()
 	if c.logOn[w.index] {
-		buf := append(c.partial[w.index], p...)
-		for {
-			i := bytes.IndexByte(buf, '\n')
-			if i < 0 {
-				break
-			}
-			c.emit(buf[:i])
-			buf = buf[i+1:]
-		}
-		c.partial[w.index] = append([]byte(nil), buf...)
+		// Blocks while the log reader is behind, forever once it has stopped (see capture).
+		return c.pw.Write(p)
 	}
 	return len(p), nil
 }
 
-func (c *capture) emit(line []byte) {
-	s := strings.TrimRight(string(line), "\r")
-	if strings.TrimSpace(s) != "" {
-		c.lines <- strings.ToValidUTF8(s, "\uFFFD")
-	}
-}
-
-// finish flushes the last partial lines and waits until every line has been logged.
+// finish ends the log stream and waits until every line has been logged.
 func (c *capture) finish() {
-	c.mu.Lock()
-	for i := range c.partial {
-		if c.logOn[i] && len(c.partial[i]) > 0 {
-			c.emit(c.partial[i])
-		}
-		c.partial[i] = nil
-	}
-	c.mu.Unlock()
-	close(c.lines)
+	_ = c.pw.Close()
 	<-c.done
+	c.stop()
 }
 
 // results returns stdout and stderr with one trailing newline removed, as pulumi-command does.
@@ -147,28 +135,15 @@ func (c *capture) results() (string, string) {
 	return strings.TrimSuffix(c.stdout.String(), "\n"), strings.TrimSuffix(c.stderr.String(), "\n")
 }
 
-// outputTail: the end of the interleaved output, at most maxErrorOutput bytes, starting on a line.
-func (c *capture) outputTail() string {
+// output: everything the command printed, stdout and stderr interleaved as written.
+func (c *capture) output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.combined
-	dropped := c.dropped
-	if len(out) > maxErrorOutput {
-		cut := len(out) - maxErrorOutput
-		if i := bytes.IndexByte(out[cut:], '\n'); i >= 0 && i < 1024 {
-			cut += i + 1
-		}
-		dropped += cut
-		out = out[cut:]
-	}
-	s := strings.ToValidUTF8(string(out), "\uFFFD")
-	if dropped > 0 {
-		s = fmt.Sprintf("[... %d earlier bytes of output omitted]\n%s", dropped, s)
-	}
-	return s
+	return c.combined.String()
 }
 
-// CommandError is a command that ran and failed (or could not be started).
+// CommandError is a command that ran and failed (or could not be started). Its text is the real
+// provider's: the error, the whole command quoted (%q) and all of its output.
 type CommandError struct {
 	Err     error
 	Command string
@@ -176,22 +151,7 @@ type CommandError struct {
 }
 
 func (e *CommandError) Error() string {
-	return fmt.Sprintf("%v: running %q:\n%s", e.Err, shortCommand(e.Command), e.Output)
+	return fmt.Sprintf("%v: running %q:\n%s", e.Err, e.Command, e.Output)
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
-
-// shortCommand: the command's first non-empty line (at most 200 characters), with "…" when it was cut.
-func shortCommand(cmd string) string {
-	lines := strings.Split(strings.TrimSpace(cmd), "\n")
-	first := strings.TrimSpace(lines[0])
-	cut := len(lines) > 1
-	if utf8.RuneCountInString(first) > 200 {
-		first = string([]rune(first)[:200])
-		cut = true
-	}
-	if cut {
-		first += "…"
-	}
-	return first
-}

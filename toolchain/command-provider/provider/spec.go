@@ -1,8 +1,8 @@
 // Package provider is st2-upgrade's own implementation of the part of the Pulumi `command` resource
 // provider (pulumi-command 1.2.1) that the project uses: command:remote:Command and
 // command:local:Command, with the property names of the @pulumi/command 1.2.1 SDK. It is written
-// from the public contract (SDK types, docs), because the real provider's source cannot be fetched
-// here.
+// from the public contract (SDK types, docs) and held to what the real 1.2.1 provider did with this
+// program (the recordings in shared/reference/real-command-provider, replayed by contract_test.go).
 package provider
 
 import (
@@ -19,7 +19,10 @@ const (
 	LocalCommand  = "command:local:Command"
 )
 
-// Default values, as the SDK documents them.
+// Default values, as the SDK documents them. Check writes only the connection's into the inputs,
+// as the real provider does (its Connection/ProxyConnection annotations set defaults for user, port,
+// dialErrorLimit and perDialTimeout; logging and addPreviousOutputInEnv have none: an absent value
+// means "log both" and "true" when a command runs).
 const (
 	defaultPort           = 22
 	defaultUser           = "root"
@@ -27,6 +30,10 @@ const (
 	defaultPerDialTimeout = 15
 	defaultLogging        = "stdoutAndStderr"
 )
+
+// secretConnectionFields: the connection (and proxy) fields the real provider always returns as
+// secrets, inside the connection, itself always a secret.
+var secretConnectionFields = []resource.PropertyKey{"password", "privateKey", "privateKeyPassword"}
 
 // Logging modes (enum command:remote:Logging / command:local:Logging).
 var loggingModes = []string{"stdout", "stderr", "stdoutAndStderr", "none"}
@@ -267,18 +274,51 @@ func validateValue(path string, v resource.PropertyValue, k kind) []Failure {
 	return nil
 }
 
-// applyDefaults returns a copy of the inputs of a resource of type typ with the documented defaults
-// filled in where a property is absent (or null); secret and unknown values are kept as they are.
+// applyDefaults returns a copy of the inputs of a resource of type typ with the connection's
+// documented defaults filled in where a property is absent (or null), and the secrets the real
+// provider marks: the whole connection, and its password, privateKey and privateKeyPassword (also
+// the proxy's). Unknown values are kept as they are (an unknown connection becomes a secret unknown).
 func applyDefaults(typ string, inputs resource.PropertyMap) resource.PropertyMap {
 	out := inputs.Copy()
-	setDefault(out, "logging", resource.NewStringProperty(defaultLogging))
-	setDefault(out, "addPreviousOutputInEnv", resource.NewBoolProperty(true))
 	if typ == RemoteCommand {
-		if conn, ok := out["connection"]; ok {
-			out["connection"] = connectionDefaults(conn, true)
+		if conn, ok := out["connection"]; ok && !conn.IsNull() {
+			out["connection"] = makeSecret(markSecretFields(connectionDefaults(conn, true)))
 		}
 	}
 	return out
+}
+
+// makeSecret marks v secret; an unknown value becomes a secret unknown output.
+func makeSecret(v resource.PropertyValue) resource.PropertyValue {
+	switch {
+	case v.IsSecret():
+		return v
+	case v.IsComputed():
+		return resource.NewOutputProperty(resource.Output{Element: v.Input().Element, Secret: true})
+	case v.IsOutput():
+		o := v.OutputValue()
+		o.Secret = true
+		return resource.NewOutputProperty(o)
+	}
+	return resource.MakeSecret(v)
+}
+
+// markSecretFields marks the secret fields of a known connection object (and of its proxy).
+func markSecretFields(v resource.PropertyValue) resource.PropertyValue {
+	inner, secret := unwrap(v)
+	if !inner.IsObject() {
+		return v
+	}
+	obj := inner.ObjectValue().Copy()
+	for _, k := range secretConnectionFields {
+		if f, ok := obj[k]; ok && !f.IsNull() {
+			obj[k] = makeSecret(f)
+		}
+	}
+	if proxy, ok := obj["proxy"]; ok && !proxy.IsNull() {
+		obj["proxy"] = markSecretFields(proxy)
+	}
+	return rewrap(resource.NewObjectProperty(obj), secret)
 }
 
 func setDefault(m resource.PropertyMap, key string, v resource.PropertyValue) {

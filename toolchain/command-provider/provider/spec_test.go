@@ -10,8 +10,20 @@ import (
 
 func pm(m map[string]any) resource.PropertyMap { return resource.NewPropertyMapFromMap(m) }
 
-func TestCheckAppliesDefaults(t *testing.T) {
-	conn := resource.MakeSecret(resource.NewObjectProperty(pm(map[string]any{"host": "10.0.0.1"})))
+// secretConn: a connection as the real provider's Check returns it: a secret object whose
+// password/privateKey/privateKeyPassword are secrets too.
+func secretConn(fields map[string]any) resource.PropertyValue {
+	obj := pm(fields)
+	for _, k := range secretConnectionFields {
+		if v, ok := obj[k]; ok {
+			obj[k] = resource.MakeSecret(v)
+		}
+	}
+	return resource.MakeSecret(resource.NewObjectProperty(obj))
+}
+
+func TestCheckAppliesConnectionDefaultsOnly(t *testing.T) {
+	conn := resource.MakeSecret(resource.NewObjectProperty(pm(map[string]any{"host": "10.0.0.1", "privateKey": "k"})))
 	checked, failures := CheckInputs(RemoteCommand, resource.PropertyMap{
 		"connection": conn,
 		"create":     resource.NewStringProperty("true"),
@@ -19,28 +31,22 @@ func TestCheckAppliesDefaults(t *testing.T) {
 	if len(failures) > 0 {
 		t.Fatalf("unexpected failures: %v", failures)
 	}
-	if got := checked["logging"]; !got.IsString() || got.StringValue() != "stdoutAndStderr" {
-		t.Errorf("logging default: %v", got)
+	want := resource.PropertyMap{
+		"create": resource.NewStringProperty("true"),
+		"connection": secretConn(map[string]any{
+			"host": "10.0.0.1", "privateKey": "k", "port": 22.0, "user": "root", "dialErrorLimit": 10.0, "perDialTimeout": 15.0,
+		}),
 	}
-	if got := checked["addPreviousOutputInEnv"]; !got.IsBool() || !got.BoolValue() {
-		t.Errorf("addPreviousOutputInEnv default: %v", got)
-	}
-	c := checked["connection"]
-	if !c.IsSecret() {
-		t.Fatalf("connection must stay secret: %v", c)
-	}
-	obj := c.SecretValue().Element.ObjectValue()
-	want := map[string]any{"host": "10.0.0.1", "port": 22.0, "user": "root", "dialErrorLimit": 10.0, "perDialTimeout": 15.0}
-	if !obj.DeepEquals(pm(want)) {
-		t.Errorf("connection defaults: got %v, want %v", obj, want)
+	if !checked.DeepEquals(want) {
+		t.Errorf("got %v\nwant %v", checked, want)
 	}
 }
 
-func TestCheckKeepsGivenValuesAndProxyDefaults(t *testing.T) {
+func TestCheckMakesTheConnectionSecret(t *testing.T) {
 	checked, failures := CheckInputs(RemoteCommand, pm(map[string]any{
 		"connection": map[string]any{
-			"host": "h", "port": 2222.0, "user": "st2", "dialErrorLimit": -1.0, "perDialTimeout": 3.0,
-			"proxy": map[string]any{"host": "bastion"},
+			"host": "h", "port": 2222.0, "user": "st2", "dialErrorLimit": -1.0, "perDialTimeout": 3.0, "password": "pw",
+			"proxy": map[string]any{"host": "bastion", "privateKey": "pk"},
 		},
 		"logging":                "none",
 		"addPreviousOutputInEnv": false,
@@ -48,26 +54,24 @@ func TestCheckKeepsGivenValuesAndProxyDefaults(t *testing.T) {
 	if len(failures) > 0 {
 		t.Fatalf("unexpected failures: %v", failures)
 	}
-	want := pm(map[string]any{
-		"connection": map[string]any{
-			"host": "h", "port": 2222.0, "user": "st2", "dialErrorLimit": -1.0, "perDialTimeout": 3.0,
-			"proxy": map[string]any{"host": "bastion", "port": 22.0, "user": "root", "dialErrorLimit": 10.0, "perDialTimeout": 15.0},
-		},
-		"logging":                "none",
-		"addPreviousOutputInEnv": false,
-	})
+	proxy := pm(map[string]any{"host": "bastion", "port": 22.0, "user": "root", "dialErrorLimit": 10.0, "perDialTimeout": 15.0})
+	proxy["privateKey"] = resource.MakeSecret(resource.NewStringProperty("pk"))
+	conn := pm(map[string]any{"host": "h", "port": 2222.0, "user": "st2", "dialErrorLimit": -1.0, "perDialTimeout": 3.0})
+	conn["password"] = resource.MakeSecret(resource.NewStringProperty("pw"))
+	conn["proxy"] = resource.NewObjectProperty(proxy)
+	want := pm(map[string]any{"logging": "none", "addPreviousOutputInEnv": false})
+	want["connection"] = resource.MakeSecret(resource.NewObjectProperty(conn))
 	if !checked.DeepEquals(want) {
 		t.Errorf("got %v\nwant %v", checked, want)
 	}
 }
 
-func TestCheckLocalDefaults(t *testing.T) {
+func TestCheckLocalAddsNothing(t *testing.T) {
 	checked, failures := CheckInputs(LocalCommand, pm(map[string]any{"create": "echo hi"}))
 	if len(failures) > 0 {
 		t.Fatalf("unexpected failures: %v", failures)
 	}
-	want := pm(map[string]any{"create": "echo hi", "logging": "stdoutAndStderr", "addPreviousOutputInEnv": true})
-	if !checked.DeepEquals(want) {
+	if want := pm(map[string]any{"create": "echo hi"}); !checked.DeepEquals(want) {
 		t.Errorf("got %v, want %v", checked, want)
 	}
 }
@@ -119,8 +123,8 @@ func TestCheckUnknownValuesPass(t *testing.T) {
 	if len(failures) > 0 {
 		t.Fatalf("unexpected failures: %v", failures)
 	}
-	if !checked["connection"].IsComputed() {
-		t.Errorf("an unknown connection must stay unknown, got %v", checked["connection"])
+	if c := checked["connection"]; !c.IsOutput() || c.OutputValue().Known || !c.OutputValue().Secret {
+		t.Errorf("an unknown connection must stay unknown, as a secret, got %v", c)
 	}
 }
 
