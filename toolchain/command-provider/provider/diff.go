@@ -123,4 +123,3 @@ func stripOutputs(typ string, m resource.PropertyMap) resource.PropertyMap {
 	}
 	return out
 }
-
