@@ -127,9 +127,10 @@ func (s *Server) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulum
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true}, nil
 }
 
-// Cancel ends the running commands (the engine is shutting down).
+// Cancel ends the running commands and closes the kept SSH connections (the engine is shutting down).
 func (s *Server) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	s.cancel()
+	closeKept()
 	return &emptypb.Empty{}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -266,6 +267,36 @@ func handshake(ctx context.Context, conn net.Conn, addr string, cfg *ssh.ClientC
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
+// keptClients: the SSH connections of finished commands. pulumi-command 1.2.1 never closes a
+// Command's SSH client (provider/pkg/provider/remote/commandOutputs.go run: Dial, NewSession,
+// `defer session.Close()`, no client.Close), so every step's connection stays open until the
+// provider exits at the end of the `up`. This provider does the same, so the lab and the tests see
+// as many sshd connections per host as a real run; the engine's Cancel (at the end of every
+// operation) closes them.
+var keptClients struct {
+	sync.Mutex
+	clients []*ssh.Client
+	closers []func()
+}
+
+func keepOpen(client *ssh.Client, closer func()) {
+	keptClients.Lock()
+	defer keptClients.Unlock()
+	keptClients.clients = append(keptClients.clients, client)
+	keptClients.closers = append(keptClients.closers, closer)
+}
+
+// closeKept closes the kept connections.
+func closeKept() {
+	keptClients.Lock()
+	closers := keptClients.closers
+	keptClients.clients, keptClients.closers = nil, nil
+	keptClients.Unlock()
+	for _, c := range closers {
+		c()
+	}
+}
+
 // remoteTarget runs commands over SSH: session.Run(command), so the remote user's login shell runs
 // it; no PTY; environment by SSH "env" requests; stdin as given.
 type remoteTarget struct {
@@ -277,7 +308,8 @@ func (t remoteTarget) run(ctx context.Context, log Logger, spec execSpec) (strin
 	if err != nil {
 		return "", "", err
 	}
-	defer closeClient()
+	// The connection stays open after the command, as with the real provider (see keepOpen).
+	defer keepOpen(client, closeClient)
 	session, err := client.NewSession()
 	if err != nil {
 		return "", "", fmt.Errorf("opening an SSH session on %s: %w", t.conn.address(), err)

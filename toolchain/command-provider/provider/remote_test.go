@@ -18,6 +18,7 @@ import (
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 const sshdPath = "/usr/sbin/sshd"
@@ -104,7 +105,11 @@ LogLevel ERROR
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Commands keep their SSH connections open (as the real provider's do): close them before
+	// stopping sshd, whose per-connection processes otherwise hold its stderr open.
+	cmd.WaitDelay = 2 * time.Second
 	t.Cleanup(func() {
+		closeKept()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
@@ -237,6 +242,27 @@ func TestRemote(t *testing.T) {
 		}
 		if !warned {
 			t.Errorf("no warning about PULUMI_COMMAND_STDOUT: %v", log.lines)
+		}
+	})
+
+	t.Run("the connection stays open after the command, until Cancel", func(t *testing.T) {
+		s := New(nil)
+		if _, err := remoteCreate(t, s, map[string]any{"connection": d.connection(nil), "create": "true"}); err != nil {
+			t.Fatal(err)
+		}
+		keptClients.Lock()
+		kept := keptClients.clients[len(keptClients.clients)-1]
+		keptClients.Unlock()
+		session, err := kept.NewSession()
+		if err != nil {
+			t.Fatalf("the kept connection is closed: %v", err)
+		}
+		_ = session.Close()
+		if _, err := s.Cancel(context.Background(), &emptypb.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kept.NewSession(); err == nil {
+			t.Error("Cancel left the connection open")
 		}
 	})
 
