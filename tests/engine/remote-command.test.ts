@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { ensureToolchain, makeTempStack, runPulumi, type PulumiResult } from "../support/engine";
+import { ensureToolchain, makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult } from "../support/engine";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -162,7 +162,46 @@ function program(remote: string): string {
 interface StateResource {
   urn: string;
   type: string;
+  inputs?: Record<string, unknown>;
   outputs?: Record<string, unknown>;
+  additionalSecretOutputs?: string[];
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** The state the real pulumi-command 1.2.1 wrote for this program (`pulumi stack export`). */
+function recordedRealState(): StateResource[] {
+  const base = process.env.ST2_REFERENCE_DIR ?? path.join(PROJECT_ROOT, "..", "shared", "reference");
+  const file = path.join(base, "real-command-provider", "state-after-create.json");
+  assert.ok(
+    fs.existsSync(file),
+    `${file} is missing: the recordings of the real command provider are needed (set ST2_REFERENCE_DIR to the folder holding real-command-provider/)`,
+  );
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { deployment: { resources: StateResource[] } }).deployment.resources;
+}
+
+/** A property's shape: the secret marker kept, anything else reduced to its JSON type. */
+function shape(v: unknown): unknown {
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] !== undefined) return { secret: o[SECRET_SIG], ciphertext: typeof o.ciphertext };
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, shape(o[k])]));
+  }
+  return Array.isArray(v) ? "array" : typeof v;
+}
+
+/**
+ * The state our provider wrote for a step keyed like the project's (connection, create, triggers,
+ * addPreviousOutputInEnv) has the shape of the real one's for the project's steps: the same input
+ * and output properties (no defaults written in), the connection a secret in both.
+ */
+function assertRealStateShape(ours: StateResource | undefined): void {
+  assert.ok(ours, "no state for the step");
+  const real = recordedRealState().find((r) => r.type === "command:remote:Command");
+  assert.ok(real, "the recorded state holds no command:remote:Command");
+  assert.deepEqual(shape(ours.inputs), shape(real.inputs), "inputs: ours vs the real provider's");
+  assert.deepEqual(shape(ours.outputs), shape(real.outputs), "outputs: ours vs the real provider's");
+  assert.deepEqual(ours.additionalSecretOutputs, real.additionalSecretOutputs);
 }
 
 test("remote.Command over SSH: runs once, no-op second up, triggers replace, failures leave no state, logging none", { timeout: 30 * 60_000 }, async (t) => {
@@ -241,6 +280,7 @@ test("remote.Command over SSH: runs once, no-op second up, triggers replace, fai
   assert.equal(quiet?.outputs?.stdout, QUIET_OUT, "logging none still records stdout in the state");
   assert.equal(quiet?.outputs?.stderr, QUIET_ERR, "logging none still records stderr in the state");
   assert.doesNotMatch(JSON.stringify(state()), /PRIVATE KEY/, "the connection (private key) is secret in the state");
+  assertRealStateShape(state().find((r) => r.type === "command:remote:Command" && r.urn.endsWith("::step")));
 
   // Second up: nothing to do, nothing runs.
   ok(["preview", "--expect-no-changes"]);
@@ -254,7 +294,10 @@ test("remote.Command over SSH: runs once, no-op second up, triggers replace, fai
   };
   const stepPlan = plan.steps.find((s) => s.urn.endsWith("::step"));
   assert.equal(stepPlan?.op, "replace", `a triggers change must replace: ${JSON.stringify(plan.steps)}`);
-  assert.equal(stepPlan?.detailedDiff?.triggers?.kind, "update-replace");
+  // As with the real pulumi-command 1.2.1 (trigger-change-preview.json of the recordings): the
+  // provider reports an update of the changed element; the SDK's replaceOnChanges (triggers[*])
+  // makes the engine show it as update-replace and replace the resource.
+  assert.deepEqual(stepPlan?.detailedDiff, { "triggers[0]": { kind: "update-replace", inputDiff: false } });
   assert.deepEqual(linesOf(stepCount), ["run"], "preview --json ran the command");
   ok(["up", "--yes"]);
   assert.deepEqual(linesOf(stepCount), ["run", "run"], "the replacement ran the command once more");
