@@ -356,6 +356,21 @@ func TestContractCreateState(t *testing.T) {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// recordedFailure: the request and the error of the failed Create of failure-up whose error
+// contains part.
+func recordedFailure(t *testing.T, part string) (*pulumirpc.CreateRequest, string) {
+	t.Helper()
+	for _, c := range recordedCalls(t, "failure-up.grpc.jsonl", "Create") {
+		if len(c.Errors) == 1 && strings.Contains(c.Errors[0], part) {
+			var req pulumirpc.CreateRequest
+			decode(t, c.Request, &req)
+			return &req, c.Errors[0]
+		}
+	}
+	t.Fatalf("failure-up.grpc.jsonl holds no failed Create with %q", part)
+	return nil, ""
+}
+
 var commandErrorPattern = regexp.MustCompile(`(?s)^(Process exited with status \d+): running ("(?:[^"\\]|\\.)*"):\n(.*)$`)
 
 // A failing step: the real one's error is the exit status, the whole command quoted (%q) and all
@@ -363,21 +378,10 @@ var commandErrorPattern = regexp.MustCompile(`(?s)^(Process exited with status \
 // there, at its sudo check): the same status and the same quoted command, then the output.
 func TestContractCommandError(t *testing.T) {
 	d := startSSHD(t)
-	var recorded *recordedCall
-	for _, c := range recordedCalls(t, "failure-up.grpc.jsonl", "Create") {
-		if len(c.Errors) == 1 && strings.Contains(c.Errors[0], "Process exited") {
-			recorded = &c
-		}
-	}
-	if recorded == nil {
-		t.Fatal("failure-up.grpc.jsonl holds no failed command")
-	}
-	var req pulumirpc.CreateRequest
-	decode(t, recorded.Request, &req)
+	req, real := recordedFailure(t, "Process exited")
 	command := req.Properties.Fields["create"].GetStringValue()
 
 	const rpcPrefix = "rpc error: code = Unknown desc = "
-	real := recorded.Errors[0]
 	if !strings.HasPrefix(real, rpcPrefix) {
 		t.Fatalf("recorded error %q", real)
 	}
@@ -421,17 +425,7 @@ func TestContractCommandError(t *testing.T) {
 func TestContractDialError(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	d := startSSHD(t)
-	var recorded *recordedCall
-	for _, c := range recordedCalls(t, "failure-up.grpc.jsonl", "Create") {
-		if len(c.Errors) == 1 && strings.Contains(c.Errors[0], "failed attempts") {
-			recorded = &c
-		}
-	}
-	if recorded == nil {
-		t.Fatal("failure-up.grpc.jsonl holds no dial failure")
-	}
-	var req pulumirpc.CreateRequest
-	decode(t, recorded.Request, &req)
+	req, real := recordedFailure(t, "failed attempts")
 	_, otherKey, _ := newKey(t) // a key the sshd does not authorize
 	log := &recordingLogger{}
 	_, err := New(log).Create(context.Background(), &pulumirpc.CreateRequest{
@@ -440,8 +434,8 @@ func TestContractDialError(t *testing.T) {
 	if err == nil {
 		t.Fatal("a key the sshd does not know was accepted")
 	}
-	if got := "rpc error: code = " + status.Convert(err).Code().String() + " desc = " + status.Convert(err).Message(); got != recorded.Errors[0] {
-		t.Errorf("error\n%q\nthe real one\n%q", got, recorded.Errors[0])
+	if got := "rpc error: code = " + status.Convert(err).Code().String() + " desc = " + status.Convert(err).Message(); got != real {
+		t.Errorf("error\n%q\nthe real one\n%q", got, real)
 	}
 	// The real one's status lines, from the recorded `up` output.
 	raw, rerr := os.ReadFile(filepath.Join(recordingDir(t), "failure-up.log"))

@@ -62,11 +62,7 @@ func TestOutputLineLimit(t *testing.T) {
 		if !errors.As(err, &cmdErr) || strings.Contains(cmdErr.Output, "done") || len(cmdErr.Output) >= 4*maxLogLine {
 			t.Errorf("the command's output was read past the long line: %.200s", err)
 		}
-		warned := false
-		for _, l := range log.lines {
-			warned = warned || (l.sev == Warning && strings.Contains(l.msg, "65536 bytes or more"))
-		}
-		if !warned {
+		if !log.warned("65536 bytes or more") {
 			t.Errorf("no warning about the long line: %v", log.lines)
 		}
 	})

@@ -44,6 +44,18 @@ func (r *recordingLogger) messages() []string {
 	return out
 }
 
+// warned reports whether a warning containing part was logged.
+func (r *recordingLogger) warned(part string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.lines {
+		if l.sev == Warning && strings.Contains(l.msg, part) {
+			return true
+		}
+	}
+	return false
+}
+
 const testURN = "urn:pulumi:test::proj::command:local:Command::cmd"
 
 // checked runs Check like the engine does and returns the checked inputs.

@@ -236,11 +236,7 @@ func TestRemote(t *testing.T) {
 		if got := str(outputsOf(t, updated.Properties), "stdout"); got != "prev=unset" {
 			t.Errorf("stdout %q", got)
 		}
-		warned := false
-		for _, l := range log.lines {
-			warned = warned || (l.sev == Warning && strings.Contains(l.msg, "PULUMI_COMMAND_STDOUT"))
-		}
-		if !warned {
+		if !log.warned("PULUMI_COMMAND_STDOUT") {
 			t.Errorf("no warning about PULUMI_COMMAND_STDOUT: %v", log.lines)
 		}
 	})
