@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PROJECT_ROOT } from "../support/engine";
+import { makeTempStack, PROJECT_ROOT, runPulumi } from "../support/engine";
 
 const MARKER = "st2-upgrade/toolchain/command-provider";
 const PROJECT_HOME = path.join(PROJECT_ROOT, ".toolchain", "home");
@@ -96,6 +96,27 @@ describe("the project's command provider stays in the project", () => {
     it("operator runs are transpile-only (npm run build type-checks), unless the caller says otherwise", () => {
         assert.equal(engineEnv(userEnv(home)).PULUMI_NODEJS_TRANSPILE_ONLY, "true");
         assert.equal(engineEnv(userEnv(home, { PULUMI_NODEJS_TRANSPILE_ONLY: "false" })).PULUMI_NODEJS_TRANSPILE_ONLY, "false");
+    });
+
+    it("the language host passes PULUMI_NODEJS_TRANSPILE_ONLY to @pulumi/pulumi's runner: a type error only fails with the check on", () => {
+        const stack = makeTempStack({
+            files: {
+                "Pulumi.yaml": "name: transpile-only-test\nruntime: nodejs\nmain: index.ts\n",
+                "package.json": JSON.stringify({ name: "transpile-only-test", private: true, main: "index.ts" }),
+                "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node" }, files: ["index.ts"] }),
+                "index.ts": 'const port: number = "22";\nexport const shown = String(port);\n',
+            },
+        });
+        try {
+            assert.equal(stack.env.PULUMI_NODEJS_TRANSPILE_ONLY, "true");
+            const fast = stack.pulumi(["preview"]);
+            assert.equal(fast.code, 0, `transpile-only preview failed:\n${fast.stdout}${fast.stderr}`);
+            const checked = runPulumi(["preview", "--non-interactive"], { cwd: stack.dir, env: { ...stack.env, PULUMI_NODEJS_TRANSPILE_ONLY: "false" } });
+            assert.notEqual(checked.code, 0, "the type check did not run");
+            assert.match(checked.stdout + checked.stderr, /TS2322/);
+        } finally {
+            stack.cleanup();
+        }
     });
 
     it("a user's login keeps its backend when the project's home is used", () => {
