@@ -56,13 +56,17 @@ const seconds = (dflt: number) => wholeNumber(1, 86400).default(dflt);
 
 const sshSchema = z
     .object({
-        /** Dial attempts before a host counts as unreachable (the provider retries with backoff). */
-        dialAttempts: wholeNumber(1, 100).default(3),
+        /**
+         * The provider's dialErrorLimit: failed dials retried before a host counts as unreachable.
+         * The real provider waits 0.1 s x1.5 per retry (capped at 5 s): 10 retries wait 11.3 s in all,
+         * enough to ride out a 10 s sshd restart (3 gave up after 0.475 s). tests/unit/ssh-dial.test.ts.
+         */
+        dialAttempts: wholeNumber(1, 100).default(10),
         /** Seconds one dial may take. */
         dialTimeoutSeconds: wholeNumber(1, 600).default(15),
     })
     .strict()
-    .default({ dialAttempts: 3, dialTimeoutSeconds: 15 });
+    .default({ dialAttempts: 10, dialTimeoutSeconds: 15 });
 
 const hostSchema = z
     .object({

@@ -2,19 +2,22 @@
 # Provides this project's Pulumi engine without Pulumi's download sites (unreachable here): the
 # `pulumi` CLI at the version package.json pins for @pulumi/pulumi, a Node.js language host
 # `pulumi-language-nodejs`, and a resource provider for the `command` package at the version
-# package.json pins for @pulumi/command, registered in the Pulumi plugin cache.
+# package.json pins for @pulumi/command.
 #
 #  1. A matching `pulumi` on PATH with its own pulumi-language-nodejs beside it (an upstream install)
-#     is used as it is. A real pulumi-resource-command of the pinned version already in the plugin
-#     cache is always preferred.
+#     is used as it is. A real pulumi-resource-command of the pinned version in the user's plugin
+#     cache (${PULUMI_HOME:-~/.pulumi}/plugins) is always preferred: then the project's provider is
+#     neither built nor registered.
 #  2. Otherwise, built once from Go modules into .toolchain/ and reused:
 #     - .toolchain/bin/pulumi from github.com/pulumi/pulumi/pkg/v3 at the pinned version;
 #     - .toolchain/bin/pulumi-language-nodejs from github.com/pulumi/pulumi/sdk/v3 at
 #       LANGUAGE_HOST_SDK_VERSION (older: see there);
 #     - .toolchain/plugins/pulumi-resource-command from toolchain/command-provider, the project's own
 #       implementation of the part of pulumi-command it uses (the real provider's Go modules are not
-#       served by the module proxy). Kept off PATH: the engine prefers a provider found on PATH over
-#       the plugin cache, and would then also shadow a real one there.
+#       served by the module proxy), registered as `command` in the PROJECT's Pulumi home
+#       (.toolchain/home, ST2_PROJECT_PULUMI_HOME), never in the user's: scripts/pulumi-env.sh runs
+#       the engine with that home only when the user has no real provider. Kept off PATH: the engine
+#       prefers a provider found on PATH over the plugin cache.
 #
 # Usage: scripts/toolchain.sh [--quiet]      (npm run toolchain)
 # Prints the absolute folder holding `pulumi` and the language host on its LAST line of stdout;
@@ -55,9 +58,6 @@ COMMAND_VERSION_VAR=st2-upgrade/toolchain/command-provider/provider.Version
 PKG_MODULE=github.com/pulumi/pulumi/pkg/v3
 SDK_MODULE=github.com/pulumi/pulumi/sdk/v3
 COMMAND_SRC="$ST2_ROOT/toolchain/command-provider"
-# A string only the project's own provider binary contains (its Go package path, kept in every Go
-# binary's function table, stripped or not).
-OWN_PROVIDER_MARKER="st2-upgrade/toolchain/command-provider"
 
 GO="$(command -v go || true)"
 if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
@@ -74,10 +74,11 @@ if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
 MANIFEST="$ST2_TOOLCHAIN_BIN/VERSIONS"
 PLUGINS_DIR="$ST2_TOOLCHAIN_DIR/plugins"
 OWN_PROVIDER="$PLUGINS_DIR/pulumi-resource-command"
-PLUGIN_CACHE_BINARY="$(st2_pulumi_home)/plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command"
+PLUGIN_CACHE_BINARY="$ST2_PROJECT_PULUMI_HOME/plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command"
 
 pulumi_ok() { # PATH: a pulumi CLI that says it is v$PULUMI_VERSION
-  [[ -x "$1" ]] && [[ "$(PULUMI_SKIP_UPDATE_CHECK=true "$1" version 2>/dev/null)" == "v$PULUMI_VERSION" ]]
+  # With the project's Pulumi home: the CLI may create files in its home, never in the user's.
+  [[ -x "$1" ]] && [[ "$(PULUMI_HOME="$ST2_PROJECT_PULUMI_HOME" PULUMI_SKIP_UPDATE_CHECK=true "$1" version 2>/dev/null)" == "v$PULUMI_VERSION" ]]
 }
 
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
@@ -104,20 +105,14 @@ own_provider_version() {
   printf '%s+src.%s\n' "$COMMAND_VERSION" "$sum"
 }
 
-is_own_provider() { [[ -f "$1" ]] && grep -aqF -- "$OWN_PROVIDER_MARKER" "$1"; }
-
-# real_provider_cached: the plugin cache holds a pulumi-resource-command of the pinned version that
-# is not the project's own (an upstream one): it is used, and never overwritten.
-real_provider_cached() { [[ -x "$PLUGIN_CACHE_BINARY" ]] && ! is_own_provider "$PLUGIN_CACHE_BINARY"; }
-
-# register_own_provider PULUMI: put the project's provider in the plugin cache under the pinned
-# version, so the engine finds it and never tries to download it. Idempotent.
+# register_own_provider PULUMI: put the project's provider in the project's plugin cache under the
+# pinned version, so the engine finds it and never tries to download it. Idempotent.
 register_own_provider() {
   if [[ -x "$PLUGIN_CACHE_BINARY" ]] && cmp -s "$OWN_PROVIDER" "$PLUGIN_CACHE_BINARY"; then
     return 0
   fi
-  say "registering $OWN_PROVIDER as resource plugin command $COMMAND_VERSION in $(st2_pulumi_home)/plugins"
-  PULUMI_SKIP_UPDATE_CHECK=true "$1" plugin install resource command "$COMMAND_VERSION" \
+  say "registering $OWN_PROVIDER as resource plugin command $COMMAND_VERSION in $ST2_PROJECT_PULUMI_HOME/plugins (the project's Pulumi home)"
+  PULUMI_HOME="$ST2_PROJECT_PULUMI_HOME" PULUMI_SKIP_UPDATE_CHECK=true "$1" plugin install resource command "$COMMAND_VERSION" \
     --file "$OWN_PROVIDER" --reinstall >&2 ||
     die "pulumi plugin install resource command $COMMAND_VERSION --file $OWN_PROVIDER failed"
 }
@@ -305,9 +300,12 @@ main() {
   fi
 
   OWN_VERSION=""
-  if real_provider_cached; then
-    say "using the pulumi-resource-command $COMMAND_VERSION in the plugin cache ($PLUGIN_CACHE_BINARY)"
+  local real
+  if real="$(st2_real_provider)"; then
+    say "using the real pulumi-resource-command $COMMAND_VERSION in your plugin cache ($real)"
   else
+    # Said even with --quiet: the operator must know which provider runs their steps.
+    note "no real pulumi-resource-command $COMMAND_VERSION in $(st2_user_pulumi_home)/plugins: using the project's own provider (for offline machines and tests) from $ST2_PROJECT_PULUMI_HOME; with internet, install the real one: pulumi plugin install resource command $COMMAND_VERSION"
     OWN_VERSION="$(own_provider_version)"
     built_ok "$OWN_PROVIDER" "$OWN_VERSION" || need+=(pulumi-resource-command)
   fi

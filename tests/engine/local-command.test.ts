@@ -44,7 +44,7 @@ test("pulumi up runs a local.Command once and a second up changes nothing", { ti
         dependencies: projectDependencies(),
       }),
       "tsconfig.json": JSON.stringify({
-        compilerOptions: { strict: true, target: "ES2022", module: "commonjs", esModuleInterop: true },
+        compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true },
         files: ["index.ts"],
       }),
       "index.ts": [

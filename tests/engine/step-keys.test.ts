@@ -25,7 +25,7 @@ test("a step re-runs for new triggers with its new script, and never for a scrip
         files: {
             "Pulumi.yaml": "name: step-keys\nruntime: nodejs\nmain: index.ts\n",
             "package.json": "{}",
-            "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, module: "commonjs", target: "ES2022", esModuleInterop: true }, files: ["index.ts"] }),
+            "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, module: "commonjs", moduleResolution: "node", target: "ES2022", esModuleInterop: true }, files: ["index.ts"] }),
             "index.ts": program("script-v1-target-3.8.1", "3.8.1"),
         },
     });

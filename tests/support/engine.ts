@@ -28,23 +28,22 @@ function findRoot(start: string): string {
 }
 
 const MAX_OUTPUT = 256 * 1024 * 1024;
-let toolchain: { bin: string; home: string } | undefined;
+let toolchain: { bin: string } | undefined;
 let toolchainError: Error | undefined;
 
 /**
  * Provides the engine once per process and returns the folder holding `pulumi` and its plugins.
- * Tests use a Pulumi home of their own (temp, removed on exit) in which the toolchain registers the
- * command provider, so they leave the user's plugin cache, credentials and workspaces alone.
- * Throws, with the toolchain's own explanation, when the engine cannot be provided.
+ * The Pulumi home is the one scripts/pulumi-env.sh chooses, as for `npm run pulumi`: the user's when
+ * it holds a real command provider (then nothing is registered), else the project's
+ * (.toolchain/home), where the toolchain registers the project's provider. Throws, with the
+ * toolchain's own explanation, when the engine cannot be provided.
  */
 export function ensureToolchain(): string {
   if (toolchain) return toolchain.bin;
   if (toolchainError) throw toolchainError;
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "st2-pulumi-home-"));
-  process.on("exit", () => fs.rmSync(home, { recursive: true, force: true }));
   const run = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "toolchain.sh")], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, PULUMI_HOME: home },
+    env: process.env,
     encoding: "utf8",
     maxBuffer: MAX_OUTPUT,
   });
@@ -58,19 +57,19 @@ export function ensureToolchain(): string {
     );
     throw toolchainError;
   }
-  toolchain = { bin, home };
+  toolchain = { bin };
   return bin;
 }
 
 /**
- * The engine's environment as scripts/pulumi-env.sh sets it (bin folder first on PATH, no update
- * check, no plugin downloads, backend and passphrase unless given), over this process's environment,
- * the tests' Pulumi home and `extra`. Give a PULUMI_BACKEND_URL in `extra` to keep off the project's
+ * The engine's environment as scripts/pulumi-env.sh sets it (bin folder first on PATH, Pulumi home,
+ * no update check, no plugin downloads, transpile-only, backend and passphrase unless given), over
+ * this process's environment and `extra`. Give a PULUMI_BACKEND_URL in `extra` to keep off the project's
  * own .pulumi-state backend (makeTempStack does).
  */
 export function pulumiEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const bin = ensureToolchain();
-  const base: NodeJS.ProcessEnv = { ...process.env, PULUMI_HOME: toolchain?.home, ...extra };
+  const base: NodeJS.ProcessEnv = { ...process.env, ...extra };
   const run = spawnSync(
     "bash",
     ["-c", '. "$1/scripts/pulumi-env.sh" && st2_pulumi_env "$2" && env -0', "_", PROJECT_ROOT, bin],
