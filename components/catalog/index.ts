@@ -1,6 +1,6 @@
 /** Read-only questions about the version catalog. */
 import * as semver from "semver";
-import { BASE_RELOAD_FLAGS, DEFAULT_CONFIG_FILE_SINCE, KEY_LIST_FLAGS, RELEASE_LINES, ST2_CONF_PATH } from "./releases";
+import { BASE_RELOAD_FLAGS, DEFAULT_CONFIG_FILE_SINCE, KEY_LIST_FLAGS, RELEASE_LINES, ST2_CONF_PATH, UBUNTU_CODENAMES } from "./releases";
 import type { ReleaseLine, ScriptMigration } from "./types";
 
 export * from "./types";
@@ -128,6 +128,9 @@ export function catalogProblems(): string[] {
         for (const [what, source] of Object.entries(line.sources)) problems.push(...sourceProblems(`${line.line} ${what}`, source));
         if (line.python && !line.sources.python) problems.push(`${line.line}: python has no source`);
         if (!line.os.length) problems.push(`${line.line}: no distribution`);
+        for (const o of line.os) {
+            if (o.startsWith("ubuntu-") && !UBUNTU_CODENAMES[o.slice("ubuntu-".length)]) problems.push(`${line.line}: ${o} has no codename in UBUNTU_CODENAMES`);
+        }
         for (const f of line.reloadFlags ?? []) problems.push(...sourceProblems(`${line.line} reload flag ${f.flag}`, f.source));
         for (const m of line.migrations ?? []) {
             problems.push(...sourceProblems(`migration ${m.id}`, m.source));

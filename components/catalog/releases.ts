@@ -45,6 +45,12 @@ const U1618_EL678: readonly OsKey[] = ["ubuntu-16.04", "ubuntu-18.04", "el6", "e
 const U1618_EL78: readonly OsKey[] = ["ubuntu-16.04", "ubuntu-18.04", "el7", "el8"];
 const U1820_EL78: readonly OsKey[] = ["ubuntu-18.04", "ubuntu-20.04", "el7", "el8"];
 const U2022_EL89: readonly OsKey[] = ["ubuntu-20.04", "ubuntu-22.04", "el8", "el9"];
+// Order of the runbook: 2.1's docs run the migration scripts after the packages and before the
+// Mistral database, 2.2's run the Mistral database first. (1.5-2.0 docs list the scripts before the
+// packages, which cannot run a script the new package brings: 2.1's order is kept for them.)
+const SCRIPTS_THEN_MISTRAL = docs("v2.1", "install/upgrades.rst", "General Upgrade Procedure");
+const MISTRAL_THEN_SCRIPTS = docs("v2.2", "install/upgrades.rst", "General Upgrade Procedure");
+const PROCEDURE_3 = docs("v3.3", "install/upgrades.rst", "General Upgrade Procedure");
 const OS_1 = (line: string): Source => `${docs(`v${line}`, "install/index.rst")}; ${docs(`v${line}`, "install/deb.rst")}`;
 
 const line1 = (line: string, releases: string[], changelogTag: string) => ({
@@ -52,7 +58,7 @@ const line1 = (line: string, releases: string[], changelogTag: string) => ({
     releases,
     packages: ERA_1,
     os: U14_EL67,
-    sources: { releases: tags(line, changelogTag), packages: PACKAGES_1, os: OS_1(line) },
+    sources: { releases: tags(line, changelogTag), packages: PACKAGES_1, os: OS_1(line), procedure: SCRIPTS_THEN_MISTRAL },
     mistralBeforeScripts: false,
 });
 const line2 = (line: string, releases: string[], changelogTag: string, mistralBeforeScripts = true) => ({
@@ -60,7 +66,7 @@ const line2 = (line: string, releases: string[], changelogTag: string, mistralBe
     releases,
     packages: ERA_2,
     os: line === "2.0" ? U14_EL67 : U1416_EL67,
-    sources: { releases: tags(line, changelogTag), packages: PACKAGES_2, os: REQUIREMENTS(line) },
+    sources: { releases: tags(line, changelogTag), packages: PACKAGES_2, os: REQUIREMENTS(line), procedure: mistralBeforeScripts ? MISTRAL_THEN_SCRIPTS : SCRIPTS_THEN_MISTRAL },
     mistralBeforeScripts,
 });
 const line3 = (line: string, releases: string[], os: readonly OsKey[], changelogTag = "v3.9.0") => ({
@@ -68,7 +74,7 @@ const line3 = (line: string, releases: string[], os: readonly OsKey[], changelog
     releases,
     packages: ERA_3,
     os,
-    sources: { releases: tags(line, changelogTag), packages: PACKAGES_3, os: REQUIREMENTS(line) },
+    sources: { releases: tags(line, changelogTag), packages: PACKAGES_3, os: REQUIREMENTS(line), procedure: PROCEDURE_3 },
     mistralBeforeScripts: true,
 });
 
@@ -193,7 +199,7 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
     },
     {
         ...line2("2.9", ["2.9.0", "2.9.1", "2.9.2", "2.9.3"], "v2.9.3"),
-        sources: { releases: `${tags("2.9", "v2.9.3")}; ${st2("v2.9.2", "CHANGELOG.rst", "2.9.2 - December 19, 2018")}`, packages: PACKAGES_2, os: REQUIREMENTS("2.9") },
+        sources: { releases: `${tags("2.9", "v2.9.3")}; ${st2("v2.9.2", "CHANGELOG.rst", "2.9.2 - December 19, 2018")}`, packages: PACKAGES_2, os: REQUIREMENTS("2.9"), procedure: MISTRAL_THEN_SCRIPTS },
         migrations: [
             {
                 kind: "iniSet",
@@ -223,7 +229,7 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
     {
         ...line2("3.0", ["3.0.0", "3.0.1"], "v3.0.1"),
         packages: ERA_2_RBAC,
-        sources: { releases: tags("3.0", "v3.0.1"), packages: PACKAGES_2_RBAC, os: REQUIREMENTS("3.0") },
+        sources: { releases: tags("3.0", "v3.0.1"), packages: PACKAGES_2_RBAC, os: REQUIREMENTS("3.0"), procedure: MISTRAL_THEN_SCRIPTS },
         migrations: [
             {
                 kind: "notice",
@@ -237,13 +243,13 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
         ...line2("3.1", ["3.1.0"], "v3.1.0"),
         packages: ERA_2_RBAC,
         os: U1618_EL67,
-        sources: { releases: tags("3.1", "v3.1.0"), packages: PACKAGES_2_RBAC, os: REQUIREMENTS("3.1") },
+        sources: { releases: tags("3.1", "v3.1.0"), packages: PACKAGES_2_RBAC, os: REQUIREMENTS("3.1"), procedure: MISTRAL_THEN_SCRIPTS },
     },
     {
         ...line2("3.2", ["3.2.0"], "v3.2.0"),
         packages: ERA_2_RBAC,
         os: U1618_EL678,
-        sources: { releases: tags("3.2", "v3.2.0"), packages: PACKAGES_2_RBAC, os: REQUIREMENTS("3.2") },
+        sources: { releases: tags("3.2", "v3.2.0"), packages: PACKAGES_2_RBAC, os: REQUIREMENTS("3.2"), procedure: MISTRAL_THEN_SCRIPTS },
         migrations: [
             {
                 kind: "notice",
@@ -270,7 +276,7 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
     {
         ...line3("3.4", ["3.4.0", "3.4.1"], U1618_EL78),
         python: "3 on every distribution (Ubuntu 16.04 and RHEL/CentOS 7 move from Python 2)",
-        sources: { releases: tags("3.4", "v3.9.0"), packages: PACKAGES_3, os: REQUIREMENTS("3.4"), python: NOTES("3.4") },
+        sources: { releases: tags("3.4", "v3.9.0"), packages: PACKAGES_3, os: REQUIREMENTS("3.4"), python: NOTES("3.4"), procedure: PROCEDURE_3 },
         reloadFlags: [
             {
                 flag: "--register-recreate-virtualenvs",
@@ -325,7 +331,7 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
     {
         ...line3("3.7", ["3.7.0"], U1820_EL78),
         python: "3.8 on RHEL/Rocky/CentOS 8 (was 3.6)",
-        sources: { releases: tags("3.7", "v3.9.0"), packages: PACKAGES_3, os: REQUIREMENTS("3.7"), python: NOTES("3.7") },
+        sources: { releases: tags("3.7", "v3.9.0"), packages: PACKAGES_3, os: REQUIREMENTS("3.7"), python: NOTES("3.7"), procedure: PROCEDURE_3 },
         reloadFlags: [
             {
                 flag: "--register-recreate-virtualenvs",
@@ -357,7 +363,7 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
     {
         ...line3("3.9", ["3.9.0"], U2022_EL89),
         python: "3.8 to 3.11 (3.6 dropped)",
-        sources: { releases: tags("3.9", "v3.9.0"), packages: PACKAGES_3, os: REQUIREMENTS("3.9"), python: NOTES("3.9") },
+        sources: { releases: tags("3.9", "v3.9.0"), packages: PACKAGES_3, os: REQUIREMENTS("3.9"), python: NOTES("3.9"), procedure: PROCEDURE_3 },
         migrations: [
             {
                 // ssl -> tls and ssl_ca_certs -> tls_ca_file stay accepted as deprecated names, and
@@ -391,6 +397,15 @@ export const RELEASE_LINES: readonly ReleaseLine[] = [
 export const DEFAULT_CONFIG_FILE_SINCE = "2.8.0";
 export const DEFAULT_CONFIG_FILE_SOURCE: Source = `${st2("v2.8.0", "st2common/st2common/config.py", "parse_args: default_config_files")}, absent from ${st2("v2.7.2", "st2common/st2common/config.py")}; ${NOTES("2.2")}`;
 export const ST2_CONF_PATH = ST2_CONF;
+
+/** Ubuntu's codenames, as Canonical's AMI names spell them (fresh roll-over instances). */
+export const UBUNTU_CODENAMES: Readonly<Record<string, string>> = {
+    "14.04": "trusty",
+    "16.04": "xenial",
+    "18.04": "bionic",
+    "20.04": "focal",
+    "22.04": "jammy",
+};
 
 /**
  * The RHEL family as os-release IDs spell it. st2docs names RHEL, CentOS and Rocky Linux; AlmaLinux

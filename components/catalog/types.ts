@@ -124,8 +124,8 @@ export interface ReleaseLine {
     packages: readonly PackageName[];
     /** Distributions the line's packages are published for. */
     os: readonly OsKey[];
-    /** Where `releases`, `packages` and `os` come from. */
-    sources: { releases: Source; packages: Source; os: Source; python?: Source };
+    /** Where `releases`, `packages`, `os`, the runbook order (`procedure`) and `python` come from. */
+    sources: { releases: Source; packages: Source; os: Source; procedure: Source; python?: Source };
     /** The Python st2's virtualenv runs, per the sources (a fact shown to operators, not used to plan). */
     python?: string;
     /**

@@ -16,6 +16,7 @@ import {
     type ScriptMigration,
 } from "../../components/catalog";
 import { RELEASE_LINES } from "../../components/catalog/releases";
+import { freshInstallUbuntu } from "../../components/catalog/rollover";
 
 describe("catalog", () => {
     it("is consistent: versions valid, ordered, under their line; migration ids unique", () => {
@@ -79,6 +80,15 @@ describe("catalog", () => {
         assert.deepEqual([...releaseLine("3.9.0").os], ["ubuntu-20.04", "ubuntu-22.04", "el8", "el9"]);
         // No distribution takes both 3.0 and 3.9: the README's old 2.0.1 -> 3.9.0 is impossible in place.
         assert.deepEqual(releaseLine("3.0.1").os.filter((o) => releaseLine("3.9.0").os.includes(o)), []);
+    });
+
+    it("runs a fresh roll-over instance on the newest Ubuntu of the target's line", () => {
+        assert.deepEqual(freshInstallUbuntu("2.1.0"), { codename: "xenial", version: "16.04" });
+        assert.deepEqual(freshInstallUbuntu("3.0.1"), { codename: "xenial", version: "16.04" });
+        assert.deepEqual(freshInstallUbuntu("3.1.0"), { codename: "bionic", version: "18.04" });
+        assert.deepEqual(freshInstallUbuntu("3.5.0"), { codename: "focal", version: "20.04" });
+        assert.deepEqual(freshInstallUbuntu("3.9.0"), { codename: "jammy", version: "22.04" });
+        assert.throws(() => freshInstallUbuntu("2.0.1"), /cannot be the target of a roll-over: fresh instances are made from 2.1.0 on/);
     });
 
     it("normalises os-release: Ubuntu by VERSION_ID, the RHEL family by major version", () => {
