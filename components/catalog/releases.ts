@@ -418,10 +418,10 @@ export const EL_IDS: readonly string[] = ["rhel", "centos", "rocky", "almalinux"
  * and from 2.4 only the first 50 items unless `-n -1` (StackStorm/st2 #3708).
  */
 export const KEY_LIST_FLAGS: readonly KeyListFlags[] = [
-    { since: "1.4.0", calls: [[]] },
-    { since: "1.5.0", calls: [["--scope", "system"], ["--scope", "user"]] },
-    { since: "2.1.0", calls: [["--scope", "all"]] },
-    { since: "2.4.0", calls: [["--scope", "all", "-n", "-1"]] },
+    { since: "1.4.0", calls: [[]], source: st2("v1.4.0", "st2client/st2client/commands/keyvalue.py", "KeyValuePairListCommand: no scope") },
+    { since: "1.5.0", calls: [["--scope", "system"], ["--scope", "user"]], source: st2("v1.5.0", "st2client/st2client/commands/keyvalue.py", "-s/--scope, default system") },
+    { since: "2.1.0", calls: [["--scope", "all"]], source: st2("v2.1.0", "st2common/st2common/constants/keyvalue.py", "ALL_SCOPE") },
+    { since: "2.4.0", calls: [["--scope", "all", "-n", "-1"]], source: st2("v2.4.0", "st2client/st2client/commands/keyvalue.py", "-n/--last") },
 ];
 
 /** `st2ctl reload` flag every upgrade runs: re-registers all content with the new code. */

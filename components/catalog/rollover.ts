@@ -24,13 +24,26 @@ export interface PackEra {
     install: PackInstallMethod;
     /** The field of `st2 pack list -j` that holds what `packs.install` was asked for. */
     listField: "name" | "ref";
+    source: string;
 }
 
 export const PACK_ERAS: readonly PackEra[] = [
-    { since: "1.4.0", install: "packsInstallAction", listField: "name" },
-    // Packs gain a `ref` distinct from their display name in 2.1.
-    { since: "2.1.0", install: "packsInstallAction", listField: "ref" },
-    { since: "3.0.0", install: "packInstallCommand", listField: "ref" },
+    { since: "1.4.0", install: "packsInstallAction", listField: "name", source: "StackStorm/st2docs@v1.4:docs/source/install/upgrades.rst (Safe way: Migrate)" },
+    // Packs gain a `ref` distinct from their display name in 2.1. The roll-over docs show
+    // `st2 pack install <url>` from 2.4 (2.1-2.3: `st2 run packs.install`); the packs.install action
+    // still ships through 3.x, so 2.x keeps it and 3.0 switches.
+    {
+        since: "2.1.0",
+        install: "packsInstallAction",
+        listField: "ref",
+        source: "StackStorm/st2docs@v3.9:docs/source/upgrade_notes.rst (v2.1: pack ref); StackStorm/st2docs@v2.3:docs/source/install/upgrades.rst (Content Roll-Over)",
+    },
+    {
+        since: "3.0.0",
+        install: "packInstallCommand",
+        listField: "ref",
+        source: "StackStorm/st2docs@v2.4:docs/source/install/upgrades.rst (Content Roll-Over: st2 pack install); StackStorm/st2@v3.0.0:contrib/packs/actions/install.meta.yaml",
+    },
 ];
 
 export function packEra(version: string): PackEra {

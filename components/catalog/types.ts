@@ -145,4 +145,5 @@ export interface ReleaseLine {
 export interface KeyListFlags {
     since: string;
     calls: readonly (readonly string[])[];
+    source: Source;
 }
