@@ -168,12 +168,8 @@ export function queueEmptyLines(m: DeleteQueueMigration): string[] {
 function combinePemLines(m: CombinePemMigration): string[] {
     const file = q(m.file);
     const where = `[${m.section}]`;
-    return [
-        `[ -f ${file} ] || die ${q(`${m.file} not found`)}`,
-        `if current=$(ini_get ${file} ${q(m.section)} ${q(m.to)}); then log ${q(`${where} ${m.to} is already set:`)}" $current"; exit 0; fi`,
-        `key=$(ini_get ${file} ${q(m.section)} ${q(m.keyOption)} || true)`,
-        `cert=$(ini_get ${file} ${q(m.section)} ${q(m.certOption)} || true)`,
-        `if [ -z "$key" ] && [ -z "$cert" ]; then log ${q(`${where} has no ${m.keyOption} or ${m.certOption}: nothing to migrate`)}; exit 0; fi`,
+    // Nested rather than `exit 0`: the caller writes the done-marker after these lines.
+    const combine = [
         `[ -n "$cert" ] || die ${q(`${where} has ${m.keyOption} but no ${m.certOption}: a client key without its certificate cannot be migrated; set ${m.to} to a PEM holding both`)}`,
         `[ -r "$cert" ] || die "${m.certOption} $cert is not readable"`,
         `if [ -z "$key" ] || [ "$key" = "$cert" ]; then`,
@@ -191,5 +187,17 @@ function combinePemLines(m: CombinePemMigration): string[] {
         backupLine(m.file, m.id),
         ...addKeyLines(m.file, m.section, m.to, `"$combined"`),
         `log "set ${where} ${m.to} = $combined in ${m.file}"`,
+    ];
+    return [
+        `[ -f ${file} ] || die ${q(`${m.file} not found`)}`,
+        `key=$(ini_get ${file} ${q(m.section)} ${q(m.keyOption)} || true)`,
+        `cert=$(ini_get ${file} ${q(m.section)} ${q(m.certOption)} || true)`,
+        `if current=$(ini_get ${file} ${q(m.section)} ${q(m.to)}); then`,
+        `  log ${q(`${where} ${m.to} is already set:`)}" $current"`,
+        `elif [ -z "$key" ] && [ -z "$cert" ]; then`,
+        `  log ${q(`${where} has no ${m.keyOption} or ${m.certOption}: nothing to migrate`)}`,
+        `else`,
+        ...combine.map((l) => `  ${l}`),
+        `fi`,
     ];
 }
