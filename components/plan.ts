@@ -18,6 +18,7 @@ import {
     releaseLine,
     type Migration,
     type Notice,
+    type OsKey,
     type OsRelease,
     type PackageName,
     type ReleaseLine,
@@ -124,6 +125,16 @@ export function plan(from: string, to: string, installed?: readonly PackageName[
     const { flags, assumed } = reloadFlagsFor(crossed, os);
     const reloadFlags = [...new Set([...BASE_RELOAD_FLAGS, ...flags])];
     const notices: Notice[] = crossed.flatMap((l) => l.migrations ?? []).filter((m): m is Notice => m.kind === "notice");
+    if (!os) {
+        const common = crossed.reduce<readonly OsKey[]>((acc, l) => acc.filter((o) => l.os.includes(o)), lineByName(lineName(from)).os);
+        if (!common.length) {
+            notices.push({
+                kind: "notice",
+                id: "os-no-common-distribution",
+                why: `no distribution has StackStorm packages for every line from ${lineName(from)} to ${lineName(to)}: a real host cannot take ${from} -> ${to} in place (upgrade its OS on the way, or roll over)`,
+            });
+        }
+    }
     if (assumed.length) {
         notices.push({
             kind: "notice",

@@ -68,6 +68,7 @@ describe("plan", () => {
             "3.7-global-pack",
             "3.8-output-schema-rbac",
             "3.9-yaql-format-distros",
+            "os-no-common-distribution",
             "os-unknown",
         ]);
     });
@@ -132,6 +133,16 @@ describe("plan", () => {
         // Stones must respect the OS too: 1.6 on Ubuntu 14.04 cannot pass 3.1 (no 14.04 packages).
         assert.throws(() => plan("1.6.0", "3.2.0", undefined, [], { id: "ubuntu", versionId: "14.04" }), /StackStorm 3.1 is not published for Ubuntu 14.04/);
         assert.equal(newestInPlace(UBUNTU_16, "2.0.1"), "3.4.1");
+    });
+
+    it("warns, when the OS is unknown, that no distribution runs every line crossed", () => {
+        assert.match(
+            plan("2.0.1", "3.9.0").notices.find((n) => n.id === "os-no-common-distribution")?.why ?? "",
+            /^no distribution has StackStorm packages for every line from 2.0 to 3.9: a real host cannot take 2.0.1 -> 3.9.0 in place/,
+        );
+        // RHEL/CentOS 7 has packages from 2.0 to 3.8.
+        assert.ok(!plan("2.0.1", "3.8.1").notices.some((n) => n.id === "os-no-common-distribution"));
+        assert.ok(!plan("2.0.1", "3.8.1", undefined, [], { id: "centos", versionId: "7.9.2009" }).notices.some((n) => n.id.startsWith("os-")));
     });
 
     it("explains an in-place refusal to the operator with both ways forward", () => {
