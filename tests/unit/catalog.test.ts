@@ -91,6 +91,18 @@ describe("catalog", () => {
         assert.throws(() => freshInstallUbuntu("2.0.1"), /cannot be the target of a roll-over: fresh instances are made from 2.1.0 on/);
     });
 
+    it("says in its notices what the docs say (verified against st2docs v3.9 upgrade notes)", () => {
+        const why = (id: string) => RELEASE_LINES.flatMap((l) => l.migrations ?? []).find((m) => m.id === id)?.why ?? "";
+        assert.match(why("2.4-st2kv-decrypt"), /st2kv\('key', decrypt=true\)/);
+        assert.doesNotMatch(why("2.4-st2kv-decrypt"), /decrypt_kv/);
+        assert.match(why("2.1-pack-validation"), /`st2ctl reload` reports it/);
+        assert.match(why("3.3-mistral-removed"), /convert every Mistral workflow to Orquesta BEFORE upgrading/);
+        assert.match(why("3.3-mistral-removed"), /st2.action.file_writen is renamed st2.action.file_written/);
+        assert.match(why("3.5-nodejs-nginx-coordination"), /Node.js 14.*TLSv1.2\/1.3.*redis:\/\/127.0.0.1:6379.*--force-confold/);
+        assert.match(why("3.6-sockets"), /listen where st2.conf says/);
+        assert.match(why("3.7-global-pack"), /rename a pack called _global BEFORE upgrading/);
+    });
+
     it("normalises os-release: Ubuntu by VERSION_ID, the RHEL family by major version", () => {
         assert.equal(osKey({ id: "ubuntu", versionId: "16.04" }), "ubuntu-16.04");
         for (const id of ["rhel", "centos", "rocky", "almalinux", "Rocky"]) assert.equal(osKey({ id, versionId: "8.9" }), "el8", id);
