@@ -9,12 +9,25 @@ import {
     lineByName,
     lineName,
     linesCrossed,
+    lineSupports,
+    newestInPlace,
     oldestRelease,
+    osKey,
+    osKeyLabel,
+    osLabel,
     releaseLine,
     type Migration,
     type Notice,
+    type OsKey,
+    type OsRelease,
     type PackageName,
+    type ReleaseLine,
 } from "./catalog";
+
+export { newestInPlace, type OsRelease };
+
+/** Enterprise packages that follow bwc-enterprise's version, upgraded with it when installed. */
+export const ENTERPRISE_SUBPACKAGES: readonly PackageName[] = ["st2flow", "bwc-ui", "st2-auth-ldap", "st2-rbac-backend"];
 
 /** A migration the program executes (notices are only shown). */
 export type ExecutableMigration = Exclude<Migration, Notice>;
@@ -58,8 +71,10 @@ export interface UpgradePlan {
  * @param installed packages installed on the host, when known; otherwise each leg lists every
  *   package its release publishes and the scripts upgrade only the installed ones.
  * @param skip ids of migrations done by hand: left out of the legs, listed in `skipped`.
+ * @param os the host's /etc/os-release, when known: every line crossed must support it, and
+ *   distribution-specific reload flags follow it; when unknown they all apply and a notice says so.
  */
-export function plan(from: string, to: string, installed?: readonly PackageName[], skip: readonly string[] = []): UpgradePlan {
+export function plan(from: string, to: string, installed?: readonly PackageName[], skip: readonly string[] = [], os?: OsRelease): UpgradePlan {
     if (semver.valid(from) && semver.lt(from, oldestRelease())) {
         throw new Error(
             `cannot upgrade from ${from}: package upgrades are supported from ${oldestRelease()} on; ` +
@@ -80,6 +95,10 @@ export function plan(from: string, to: string, installed?: readonly PackageName[
 
     const crossed = linesCrossed(from, to);
     checkPackageRenames(from, to, installed);
+    if (os) {
+        const problem = osProblem(os, from, to);
+        if (problem) throw new Error(problem);
+    }
 
     const stones = steppingStones(crossed.flatMap((l) => l.migrations ?? []), lineName(to));
     const boundaries = [...stones.map((s) => s.version), to];
@@ -92,7 +111,7 @@ export function plan(from: string, to: string, installed?: readonly PackageName[
             .filter((m): m is ExecutableMigration => m.kind !== "notice");
         skipped.push(...crossedHere.filter((m) => skip.includes(m.id)).map((m) => m.id));
         const migrations = crossedHere.filter((m) => !skip.includes(m.id));
-        const packages = legPackages(line.packages, installed);
+        const packages = legPackages(line, installed);
         return {
             version,
             packages,
@@ -103,8 +122,26 @@ export function plan(from: string, to: string, installed?: readonly PackageName[
         };
     });
 
-    const reloadFlags = [...new Set([...BASE_RELOAD_FLAGS, ...crossed.flatMap((l) => l.reloadFlags ?? [])])];
-    const notices = crossed.flatMap((l) => l.migrations ?? []).filter((m): m is Notice => m.kind === "notice");
+    const { flags, assumed } = reloadFlagsFor(crossed, os);
+    const reloadFlags = [...new Set([...BASE_RELOAD_FLAGS, ...flags])];
+    const notices: Notice[] = crossed.flatMap((l) => l.migrations ?? []).filter((m): m is Notice => m.kind === "notice");
+    if (!os) {
+        const common = crossed.reduce<readonly OsKey[]>((acc, l) => acc.filter((o) => l.os.includes(o)), lineByName(lineName(from)).os);
+        if (!common.length) {
+            notices.push({
+                kind: "notice",
+                id: "os-no-common-distribution",
+                why: `no distribution has StackStorm packages for every line from ${lineName(from)} to ${lineName(to)}: a real host cannot take ${from} -> ${to} in place (upgrade its OS on the way, or roll over)`,
+            });
+        }
+    }
+    if (assumed.length) {
+        notices.push({
+            kind: "notice",
+            id: "os-unknown",
+            why: `the host's distribution is unknown to the plan, so it runs ${assumed.join("; ")} as if the host needed it (harmless, slower)`,
+        });
+    }
     return { from, to, linesCrossed: crossed.map((l) => l.line), legs, reloadFlags, notices, skipped };
 }
 
@@ -140,23 +177,102 @@ function steppingStones(migrations: readonly Migration[], toLine: string): Stone
         });
 }
 
-function legPackages(published: readonly PackageName[], installed?: readonly PackageName[]): PackageName[] {
-    return installed ? published.filter((p) => installed.includes(p)) : [...published];
+/** The line's packages that are installed; bwc-enterprise brings its sub-packages (skipped on the host when absent). */
+function legPackages(line: ReleaseLine, installed?: readonly PackageName[]): PackageName[] {
+    if (!installed) return [...line.packages];
+    const enterprise = installed.includes("bwc-enterprise");
+    return line.packages.filter((p) => installed.includes(p) || (enterprise && ENTERPRISE_SUBPACKAGES.includes(p)));
+}
+
+/** The `st2ctl reload` flags of the lines crossed that apply to `os`; all of them, listed in `assumed`, when it is unknown. */
+function reloadFlagsFor(crossed: readonly ReleaseLine[], os?: OsRelease): { flags: string[]; assumed: string[] } {
+    const key = os ? osKey(os) : undefined;
+    const flags: string[] = [];
+    const assumed: string[] = [];
+    for (const line of crossed) {
+        for (const f of line.reloadFlags ?? []) {
+            if (!f.onlyOn || (key && f.onlyOn.includes(key))) flags.push(f.flag);
+            else if (!os) {
+                flags.push(f.flag);
+                assumed.push(`\`st2ctl reload ${f.flag}\` (${line.line}, ${f.onlyOn.map(osKeyLabel).join(", ")} only: ${f.why})`);
+            }
+        }
+    }
+    return { flags, assumed };
+}
+
+/**
+ * Installed packages that make an upgrade from `from` to `to` a human's job, with the reason. The
+ * plan refuses them when `installed` is known; preflight checks the host for them when it is not.
+ */
+export function refusedPackages(from: string, to: string): { pkg: PackageName; message: string }[] {
+    const refused: { pkg: PackageName; message: string }[] = [];
+    if (compareLines(lineName(to), "2.0") >= 0 && compareLines(lineName(from), "2.0") < 0) {
+        refused.push({
+            pkg: "st2enterprise",
+            message:
+                `cannot upgrade ${from} -> ${to} with st2enterprise installed: 2.0 renamed it bwc-enterprise, ` +
+                `which needs the enterprise repository; switch the package by hand, then upgrade`,
+        });
+    }
+    if (!releaseLine(to).packages.includes("bwc-enterprise")) {
+        refused.push({
+            pkg: "bwc-enterprise",
+            message:
+                `cannot upgrade ${from} -> ${to} with bwc-enterprise installed: the enterprise edition ends ` +
+                `with 3.2; target 3.2.0 or remove bwc-enterprise first`,
+        });
+    }
+    return refused;
 }
 
 /** Package changes the runbook leaves to a human: refuse them before any host is touched. */
 function checkPackageRenames(from: string, to: string, installed?: readonly PackageName[]): void {
     if (!installed) return;
-    if (installed.includes("st2enterprise") && compareLines(lineName(to), "2.0") >= 0) {
-        throw new Error(
-            `cannot upgrade ${from} -> ${to} with st2enterprise installed: 2.0 renamed it bwc-enterprise, ` +
-                `which needs the enterprise repository; switch the package by hand, then upgrade`,
-        );
-    }
-    if (installed.includes("bwc-enterprise") && !releaseLine(to).packages.includes("bwc-enterprise")) {
-        throw new Error(
-            `cannot upgrade ${from} -> ${to} with bwc-enterprise installed: the enterprise edition ends ` +
-                `with 3.2; target 3.2.0 or remove bwc-enterprise first`,
-        );
-    }
+    const refused = refusedPackages(from, to).find((r) => installed.includes(r.pkg));
+    if (refused) throw new Error(refused.message);
+}
+
+/** The lines crossed from `from` to `to` whose packages are not published for `os`. */
+function unsupportedLines(os: OsRelease, from: string, to: string): ReleaseLine[] {
+    return linesCrossed(from, to).filter((l) => !lineSupports(l, os));
+}
+
+/** Why `os` cannot take `from` -> `to` in place (no host named), or undefined. */
+function osProblem(os: OsRelease, from: string, to: string): string | undefined {
+    const unsupported = unsupportedLines(os, from, to);
+    if (!unsupported.length) return undefined;
+    const newest = newestInPlace(os, from);
+    const first = unsupported[0];
+    const reach =
+        newest && newest !== from
+            ? `the newest release ${osLabel(os)} can reach in place from ${from} is ${newest}`
+            : `${osLabel(os)} cannot take any newer release line in place from ${from}`;
+    return (
+        `StackStorm ${first.line} is not published for ${osLabel(os)} (${first.line} supports ${first.os.map(osKeyLabel).join(", ")}), ` +
+        `so ${from} -> ${to} is impossible in place; ${reach}`
+    );
+}
+
+/**
+ * Undefined when every release line on the way from `from` to `to` supports the host's OS; else
+ * the whole message for the operator: the host, its OS, how far it can go in place and the ways
+ * forward (upgrade the OS first, or roll over to a new instance with an example config).
+ */
+export function inPlaceRefusal(host: { name: string; address: string }, os: OsRelease, from: string, to: string): string | undefined {
+    const problem = osProblem(os, from, to);
+    if (!problem) return undefined;
+    const newest = newestInPlace(os, from);
+    const target = releaseLine(to);
+    const partial = newest && newest !== from ? ` or set its target to ${newest} for now;` : "";
+    return [
+        `host ${host.name} (${host.address}) runs ${osLabel(os)}: ${problem}.`,
+        `Ways forward:`,
+        `  1. upgrade the OS first, to one that StackStorm ${to} supports (${target.os.map(osKeyLabel).join(", ")}), then run pulumi up again;${partial}`,
+        `  2. roll over to a new instance running ${to} (docs/rollover.md), with this stack configuration:`,
+        `       st2-upgrade:rollover:`,
+        `         oldHost: { name: ${host.name}, address: ${host.address}, user: stackstorm, version: "${from}" }`,
+        `         newHost: { name: ${host.name}-new, address: <new instance>, user: stackstorm, version: "${to}", st2: { username: st2admin } }`,
+        `     and remove ${host.name} from st2-upgrade:hosts.`,
+    ].join("\n");
 }

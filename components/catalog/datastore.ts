@@ -3,8 +3,8 @@
  * key (the listings themselves: KEY_LIST_FLAGS in releases.ts), and what `st2 key load` reads. A content roll-over exports with one version's CLI and loads
  * with another's; every difference between them is a row here, never an `if` in the code.
  *
- * Sources: st2docs `datastore.rst` and `install/upgrades.rst` (Content Roll-Over), the st2client
- * `commands/keyvalue.py` of each release, the st2 CHANGELOG; traps from StackStorm/st2 #3708 (only
+ * Sources: each row's `source` (st2client `commands/keyvalue.py` at the row's tag: list's
+ * `display_attributes` and flags, load's fields), st2docs `install/upgrades.rst` (Content Roll-Over); traps from StackStorm/st2 #3708 (only
  * 50 keys listed) and #4545 (secrets only decrypt with the crypto key that encrypted them).
  */
 import * as semver from "semver";
@@ -31,6 +31,8 @@ export interface DatastoreEra {
      * secret loads as plain text and a user's key becomes a system key.
      */
     loadFields: readonly string[];
+    /** Where the row's facts come from (st2client's keyvalue.py at the tag). */
+    source: string;
 }
 
 const EXPORT_1_4 = ["name", "value", "expire_timestamp"] as const;
@@ -41,12 +43,20 @@ const LOAD_NAME_VALUE = ["name", "value"] as const;
 const LOAD_2_6 = ["name", "value", "scope", "user", "secret", "ttl"] as const;
 
 export const DATASTORE_ERAS: readonly DatastoreEra[] = [
-    { since: "1.4.0", exportFields: EXPORT_1_4, decryptFlags: [], loadFields: LOAD_NAME_VALUE },
-    { since: "1.5.0", exportFields: EXPORT_1_5, scopes: SCOPES_1_5, decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE },
-    { since: "2.1.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE },
-    { since: "2.6.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, decryptFlags: ["--decrypt"], loadFields: LOAD_2_6 },
+    { since: "1.4.0", exportFields: EXPORT_1_4, decryptFlags: [], loadFields: LOAD_NAME_VALUE, source: "StackStorm/st2@v1.4.0:st2client/st2client/commands/keyvalue.py (list display_attributes)" },
+    { since: "1.5.0", exportFields: EXPORT_1_5, scopes: SCOPES_1_5, decryptFlags: ["--decrypt"], loadFields: LOAD_NAME_VALUE, source: "StackStorm/st2@v1.5.0:st2client/st2client/commands/keyvalue.py (list display_attributes, --decrypt)" },
+    {
+        since: "2.1.0",
+        exportFields: EXPORT_1_5,
+        scopes: SCOPES_2_1,
+        decryptFlags: ["--decrypt"],
+        loadFields: LOAD_NAME_VALUE,
+        source: "StackStorm/st2@v2.1.0:st2common/st2common/constants/keyvalue.py (FULL_SYSTEM_SCOPE, FULL_USER_SCOPE)",
+    },
+    { since: "2.6.0", exportFields: EXPORT_1_5, scopes: SCOPES_2_1, decryptFlags: ["--decrypt"], loadFields: LOAD_2_6, source: "StackStorm/st2@v2.6.0:st2client/st2client/commands/keyvalue.py (KeyValuePairLoadCommand reads scope, user, secret, ttl)" },
     {
         since: "3.0.0",
+        source: "StackStorm/st2@v3.0.0:st2client/st2client/commands/keyvalue.py (list -d/--decrypt; load reads encrypted)",
         exportFields: EXPORT_1_5,
         scopes: SCOPES_2_1,
         decryptFlags: ["--decrypt", "-d"],

@@ -1,9 +1,10 @@
 /** Read-only questions about the version catalog. */
 import * as semver from "semver";
-import { BASE_RELOAD_FLAGS, KEY_LIST_FLAGS, RELEASE_LINES } from "./releases";
-import type { ReleaseLine } from "./types";
+import { BASE_RELOAD_FLAGS, DEFAULT_CONFIG_FILE_SINCE, KEY_LIST_FLAGS, RELEASE_LINES, ST2_CONF_PATH, UBUNTU_CODENAMES } from "./releases";
+import type { ReleaseLine, ScriptMigration } from "./types";
 
 export * from "./types";
+export { lineSupports, newestInPlace, osKey, osKeyLabel, osLabel } from "./os";
 export { BASE_RELOAD_FLAGS };
 
 /** The line ("2.10") a release ("2.10.4") belongs to. */
@@ -68,6 +69,13 @@ export function compareLines(a: string, b: string): number {
     return semver.compare(semver.coerce(a)!, semver.coerce(b)!);
 }
 
+/** The first release of the line that lists migration `id`: the release the migration is for. */
+export function migrationRelease(id: string): string {
+    const line = RELEASE_LINES.find((l) => (l.migrations ?? []).some((m) => m.id === id));
+    if (!line) throw new Error(`no catalog line lists migration ${id}`);
+    return line.releases[0];
+}
+
 /** Ids of every migration the program can execute (notices excluded). */
 export function executableMigrationIds(): string[] {
     return RELEASE_LINES.flatMap((l) => l.migrations ?? []).filter((m) => m.kind !== "notice").map((m) => m.id);
@@ -77,6 +85,27 @@ export function executableMigrationIds(): string[] {
 export function keyListCalls(version: string): string[][] {
     const flags = KEY_LIST_FLAGS.filter((f) => semver.gte(version, f.since));
     return flags[flags.length - 1].calls.map((args) => [...args]);
+}
+
+/**
+ * The arguments a script migration runs with on `version`: oslo.config scripts get
+ * `--config-file /etc/st2/st2.conf` where st2 does not read it by default (before 2.8), or they
+ * connect to a local MongoDB without credentials.
+ */
+export function scriptArgs(m: ScriptMigration, version: string): string[] {
+    const extra = m.readsSt2Conf && semver.lt(version, DEFAULT_CONFIG_FILE_SINCE) ? ["--config-file", ST2_CONF_PATH] : [];
+    return [...(m.args ?? []), ...extra];
+}
+
+/** `StackStorm/<repo>@<ref>:<path>` (several joined by "; " allowed), or a real-st2 transcript. */
+const SOURCE = /^(StackStorm\/[\w.-]+@[\w.-]+:[\w./-]+|real-st2\/[\w./-]+)/;
+
+function sourceProblems(what: string, source: string | undefined): string[] {
+    if (!source) return [`${what} has no source`];
+    return source
+        .split(/; (?:shipped: )?/)
+        .filter((part) => !SOURCE.test(part.replace(/^(shipped: |gone from )/, "")))
+        .map((part) => `${what}: "${part}" is not a source (StackStorm/<repo>@<ref>:<path>)`);
 }
 
 /**
@@ -96,7 +125,15 @@ export function catalogProblems(): string[] {
             }
             previous = release;
         }
+        for (const [what, source] of Object.entries(line.sources)) problems.push(...sourceProblems(`${line.line} ${what}`, source));
+        if (line.python && !line.sources.python) problems.push(`${line.line}: python has no source`);
+        if (!line.os.length) problems.push(`${line.line}: no distribution`);
+        for (const o of line.os) {
+            if (o.startsWith("ubuntu-") && !UBUNTU_CODENAMES[o.slice("ubuntu-".length)]) problems.push(`${line.line}: ${o} has no codename in UBUNTU_CODENAMES`);
+        }
+        for (const f of line.reloadFlags ?? []) problems.push(...sourceProblems(`${line.line} reload flag ${f.flag}`, f.source));
         for (const m of line.migrations ?? []) {
+            problems.push(...sourceProblems(`migration ${m.id}`, m.source));
             if (ids.has(m.id)) problems.push(`migration id ${m.id} is used twice`);
             ids.add(m.id);
             if (m.kind === "script" && m.shippedUntil && !RELEASE_LINES.some((l) => l.line === m.shippedUntil)) {

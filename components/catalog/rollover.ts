@@ -4,9 +4,14 @@
  *
  * Sources: st2docs `install/upgrades.rst` (Content Roll-Over: `st2 run packs.install packs=<list>
  * repo_url=<url>` in the 2.x runbook, `st2 pack install <repo-url>` in newer docs), `packs.rst`, the
- * supported platforms of each release's install docs.
+ * distributions of each line (`os` in releases.ts).
  */
 import * as semver from "semver";
+import { releaseLine } from "./index";
+import { UBUNTU_CODENAMES } from "./releases";
+
+/** The oldest release a roll-over may target. */
+const ROLLOVER_TARGETS_SINCE = "2.1.0";
 
 /**
  * `packsInstallAction`: `st2 run packs.install packs=<a,b> repo_url=<url>`, one run per repository.
@@ -19,13 +24,26 @@ export interface PackEra {
     install: PackInstallMethod;
     /** The field of `st2 pack list -j` that holds what `packs.install` was asked for. */
     listField: "name" | "ref";
+    source: string;
 }
 
 export const PACK_ERAS: readonly PackEra[] = [
-    { since: "1.4.0", install: "packsInstallAction", listField: "name" },
-    // Packs gain a `ref` distinct from their display name in 2.1.
-    { since: "2.1.0", install: "packsInstallAction", listField: "ref" },
-    { since: "3.0.0", install: "packInstallCommand", listField: "ref" },
+    { since: "1.4.0", install: "packsInstallAction", listField: "name", source: "StackStorm/st2docs@v1.4:docs/source/install/upgrades.rst (Safe way: Migrate)" },
+    // Packs gain a `ref` distinct from their display name in 2.1. The roll-over docs show
+    // `st2 pack install <url>` from 2.4 (2.1-2.3: `st2 run packs.install`); the packs.install action
+    // still ships through 3.x, so 2.x keeps it and 3.0 switches.
+    {
+        since: "2.1.0",
+        install: "packsInstallAction",
+        listField: "ref",
+        source: "StackStorm/st2docs@v3.9:docs/source/upgrade_notes.rst (v2.1: pack ref); StackStorm/st2docs@v2.3:docs/source/install/upgrades.rst (Content Roll-Over)",
+    },
+    {
+        since: "3.0.0",
+        install: "packInstallCommand",
+        listField: "ref",
+        source: "StackStorm/st2docs@v2.4:docs/source/install/upgrades.rst (Content Roll-Over: st2 pack install); StackStorm/st2@v3.0.0:contrib/packs/actions/install.meta.yaml",
+    },
 ];
 
 export function packEra(version: string): PackEra {
@@ -41,20 +59,22 @@ export interface UbuntuSeries {
 }
 
 /**
- * The newest Ubuntu each line supports: what a fresh instance for a roll-over runs. Lines before 2.1
- * are absent: a roll-over cannot target them (their `st2 key load` drops scope and secret).
+ * The newest Ubuntu a line supports (its `os` in releases.ts): what a fresh instance for a roll-over
+ * runs. Lines before 2.1 are refused: a roll-over cannot target them (their `st2 key load` drops
+ * scope and secret).
  */
-export const FRESH_INSTALL_UBUNTU: readonly { since: string; series: UbuntuSeries }[] = [
-    { since: "2.1.0", series: { codename: "xenial", version: "16.04" } },
-    { since: "3.1.0", series: { codename: "bionic", version: "18.04" } },
-    { since: "3.5.0", series: { codename: "focal", version: "20.04" } },
-    { since: "3.9.0", series: { codename: "jammy", version: "22.04" } },
-];
-
 export function freshInstallUbuntu(version: string): UbuntuSeries {
-    const rows = FRESH_INSTALL_UBUNTU.filter((r) => semver.gte(version, r.since));
-    if (!rows.length) {
-        throw new Error(`StackStorm ${version} has no Ubuntu release in the catalog for a fresh instance (from ${FRESH_INSTALL_UBUNTU[0].since} on)`);
+    if (!semver.valid(version) || semver.lt(version, ROLLOVER_TARGETS_SINCE)) {
+        throw new Error(`StackStorm ${version} cannot be the target of a roll-over: fresh instances are made from ${ROLLOVER_TARGETS_SINCE} on`);
     }
-    return rows[rows.length - 1].series;
+    const ubuntu = releaseLine(version)
+        .os.filter((o) => o.startsWith("ubuntu-"))
+        .map((o) => o.slice("ubuntu-".length))
+        .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    const newest = ubuntu[ubuntu.length - 1];
+    const codename = newest ? UBUNTU_CODENAMES[newest] : undefined;
+    if (!codename) {
+        throw new Error(`StackStorm ${version} has no Ubuntu release with a known codename in the catalog (add it to UBUNTU_CODENAMES in releases.ts)`);
+    }
+    return { codename, version: newest };
 }

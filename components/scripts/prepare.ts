@@ -3,7 +3,9 @@
  * backups) before the outage begins.
  */
 import { keyListCalls, type PackageName } from "../catalog";
+import { refusedPackages } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
+import { queueEmptyLines } from "./migrations";
 import { iniGet, legPins, mistralDbUrl, versionGe } from "./library";
 import { bashArray, q } from "./shell";
 
@@ -44,6 +46,7 @@ export function preflight(ctx: StepContext): Step {
                   `[ "$actual" = "$expected" ] || die "${key}.packages lists [$expected] but the host has [$actual]: the plan would be wrong"`,
               ]
             : []),
+        ...refusedPackages(plan.from, plan.to).map((r) => `[ -z "$(pm_installed ${r.pkg})" ] || die ${q(r.message)}`),
         ...toolChecks(ctx),
         `printf 'PREFLIGHT {"distro":"%s","st2":"%s","freeMb":%s,"packages":{%s}}\\n' "$distro" "$current" "$free" "$packages"`,
     ];
@@ -113,15 +116,18 @@ export function backup(ctx: StepContext): Step {
     return makeStep(ctx, "backup", "back up data and configuration on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, iniGet, mistralDbUrl], lines);
 }
 
-/** Tools that planned migrations need but no package brings: missing ones stop the upgrade before the outage. */
+/**
+ * Tools that planned migrations need but no package brings, and queues that must be empty before
+ * the upgrade: either stops the upgrade before the outage.
+ */
 function toolChecks(ctx: StepContext): string[] {
     return ctx.plan.legs
         .flatMap((leg) => leg.migrations)
         .filter((m) => m.kind === "deleteQueue")
-        .map(
-            (m) =>
-                `command -v rabbitmqadmin >/dev/null || command -v rabbitmqctl >/dev/null || die ${q(
-                    `migration ${m.id} needs rabbitmqadmin or rabbitmqctl on this host: install one, or delete the queue ${m.queue} by hand and add "${m.id}" to skipMigrations`,
-                )}`,
-        );
+        .flatMap((m) => [
+            `command -v rabbitmqadmin >/dev/null || command -v rabbitmqctl >/dev/null || die ${q(
+                `migration ${m.id} needs rabbitmqadmin or rabbitmqctl on this host: install one, or delete the queue ${m.queue} by hand and add "${m.id}" to skipMigrations`,
+            )}`,
+            ...queueEmptyLines(m),
+        ]);
 }

@@ -61,7 +61,9 @@ describe("datastore catalog", () => {
     });
 
     it("installs packs with packs.install in 2.x and st2 pack install from 3.0", () => {
-        assert.deepEqual(packEra("2.0.1"), { since: "1.4.0", install: "packsInstallAction", listField: "name" });
+        const { source, ...era } = packEra("2.0.1");
+        assert.deepEqual(era, { since: "1.4.0", install: "packsInstallAction", listField: "name" });
+        assert.match(source, /^StackStorm\/st2docs@v1\.4:/);
         assert.equal(packEra("2.10.4").install, "packsInstallAction");
         assert.equal(packEra("2.10.4").listField, "ref");
         assert.equal(packEra("3.0.0").install, "packInstallCommand");
