@@ -3,8 +3,9 @@
  * `index.ts` and `../plan.ts`.
  */
 
-/** Every package name the StackStorm upgrade runbook has ever named. */
-export type PackageName = "st2" | "st2web" | "st2chatops" | "st2mistral" | "bwc-enterprise" | "st2enterprise";
+/** Every package name the StackStorm upgrade runbook has ever named (config and scripts read this list). */
+export const PACKAGE_NAMES = ["st2", "st2web", "st2chatops", "st2mistral", "bwc-enterprise", "st2enterprise"] as const;
+export type PackageName = (typeof PACKAGE_NAMES)[number];
 
 interface MigrationBase {
     /** Stable identifier, also the name of the on-host marker that records the migration ran. */

@@ -2,12 +2,10 @@
  * Steps that run while StackStorm still serves: they find problems and do slow work (downloads,
  * backups) before the outage begins.
  */
-import { keyListCalls, type PackageName } from "../catalog";
+import { keyListCalls, PACKAGE_NAMES } from "../catalog";
 import { makeStep, pm, type Step, type StepContext } from "./context";
 import { iniGet, legPins, mistralDbUrl, versionGe } from "./library";
 import { bashArray, q } from "./shell";
-
-const ALL_PACKAGES: readonly PackageName[] = ["st2", "st2web", "st2chatops", "st2mistral", "bwc-enterprise", "st2enterprise"];
 
 /** Reachable, right distribution tools, the version the plan assumes, enough disk. Changes nothing. */
 export function preflight(ctx: StepContext): Step {
@@ -33,7 +31,7 @@ export function preflight(ctx: StepContext): Step {
         `  [ "$free" -ge ${settings.preflight.minFreeMb} ] || die "only $free MB free for $dir; preflight.minFreeMb asks for ${settings.preflight.minFreeMb} MB"`,
         `done`,
         `packages="" installed=()`,
-        `for p in ${ALL_PACKAGES.join(" ")}; do`,
+        `for p in ${PACKAGE_NAMES.join(" ")}; do`,
         `  v=$(pm_installed "$p")`,
         `  if [ -n "$v" ]; then packages+="\${packages:+,}\\"$p\\":\\"$v\\""; installed+=("$p"); fi`,
         `done`,

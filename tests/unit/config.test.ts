@@ -91,7 +91,7 @@ describe("config", () => {
     });
 
     it("rejects a misspelt setting", () => {
-        rejects({ ...good, rollout: { batchsize: 2 } }, ["st2-upgrade:rollout.batchsize is not a known setting (a typo?)"]);
+        rejects({ ...good, rollout: { batchsize: 2 } }, ["st2-upgrade:rollout.batchsize is not a known setting: did you mean st2-upgrade:rollout.batchSize?"]);
     });
 
     it("rejects a batch size of zero", () => {
