@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseAwsConfig } from "../../components/aws/config";
-import { ConfigError } from "../../components/config";
+import { rejectsConfig } from "../support/config";
 import { parseRolloverConfig, type RolloverContext } from "../../components/rollover/config";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -10,14 +10,7 @@ const oldHost = { name: "st2-old", address: "10.0.0.11", user: "stackstorm", ver
 const newHost = { name: "st2-new", address: "10.0.0.21", user: "stackstorm", version: "3.9.0", st2: { username: "st2admin", password: "p4ss" } };
 const ctx: RolloverContext = { hasDefaultKey: true, awsInstance: false, awsBucket: false };
 
-function rejects(fn: () => unknown, problems: string[]): void {
-    assert.throws(fn, (e: unknown) => {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        assert.deepEqual(e.problems, problems);
-        assert.equal(e.message, `invalid st2-upgrade configuration:\n  ${problems.join("\n  ")}`);
-        return true;
-    });
-}
+const rejects = rejectsConfig;
 
 describe("rollover config", () => {
     it("fills every default of a minimal section", () => {
