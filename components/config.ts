@@ -110,7 +110,10 @@ const hostSchema = z
         /** The release the host runs now; preflight refuses to go on if the host disagrees. */
         currentVersion: release(),
         /** Installed StackStorm packages, when known: makes the plan exact in preview. */
-        packages: z.array(z.enum(PACKAGE_NAMES, { error: `must be one of ${PACKAGE_NAMES.join(", ")}` })).min(1).optional(),
+        packages: z
+            .array(z.enum(PACKAGE_NAMES, { error: `must be one of ${PACKAGE_NAMES.join(", ")}` }), { error: "must be a list of package names" })
+            .min(1, { error: "must list at least one package (or be left out)" })
+            .optional(),
         /** Per-host key, overriding `sshPrivateKey`; set it as a secret. */
         sshPrivateKey: privateKey.optional(),
     })
@@ -135,7 +138,7 @@ const configSchema = z
                 configFile: absolutePath.default("/etc/mistral/mistral.conf"),
                 dbManage: absolutePath.default("/opt/stackstorm/mistral/bin/mistral-db-manage"),
                 /** Stopped before the DB upgrade, in this order; started again by `st2ctl start`. */
-                services: z.array(z.string().regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a service name" })).default(["mistral-api", "mistral"]),
+                services: z.array(str("a service name").regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a service name" }), { error: "must be a list of service names" }).default(["mistral-api", "mistral"]),
             })
             .strict()
             .default({ configFile: "/etc/mistral/mistral.conf", dbManage: "/opt/stackstorm/mistral/bin/mistral-db-manage", services: ["mistral-api", "mistral"] }),
