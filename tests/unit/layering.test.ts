@@ -99,6 +99,14 @@ describe("layering of components/", () => {
         assert.equal(cycle, undefined, `folders import each other: ${cycle?.join(" -> ")}`);
     });
 
+    it("keeps bench/ and lab/ off the tests' helpers: what both use lives in lab/support", () => {
+        for (const dir of ["bench", "lab"]) {
+            for (const [file, deps] of importGraph(ROOT, dir)) {
+                for (const d of deps) assert.ok(!d.startsWith(`tests${path.sep}`), `${file} imports ${d}`);
+            }
+        }
+    });
+
     it("finds a cycle when there is one", () => {
         assert.deepEqual(findCycle(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]]])), ["a", "b", "c", "a"]);
         assert.equal(findCycle(new Map([["a", ["b"]], ["b", ["c"]], ["c", []]])), undefined);

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LAB_PROJECT_ROOT } from "./lab";
 
 export interface PulumiResult {
   code: number;
@@ -17,15 +18,7 @@ export interface RunOptions {
   env: NodeJS.ProcessEnv;
 }
 
-/** The project root: the nearest folder above this file holding scripts/toolchain.sh. */
-export const PROJECT_ROOT: string = findRoot(__dirname);
-
-function findRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "scripts", "toolchain.sh"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no scripts/toolchain.sh above ${start}`);
-  }
-}
+export { LAB_PROJECT_ROOT as PROJECT_ROOT };
 
 const MAX_OUTPUT = 256 * 1024 * 1024;
 let toolchain: { bin: string; home: string } | undefined;
@@ -42,8 +35,8 @@ export function ensureToolchain(): string {
   if (toolchainError) throw toolchainError;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "st2-pulumi-home-"));
   process.on("exit", () => fs.rmSync(home, { recursive: true, force: true }));
-  const run = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "toolchain.sh")], {
-    cwd: PROJECT_ROOT,
+  const run = spawnSync("bash", [path.join(LAB_PROJECT_ROOT, "scripts", "toolchain.sh")], {
+    cwd: LAB_PROJECT_ROOT,
     env: { ...process.env, PULUMI_HOME: home },
     encoding: "utf8",
     maxBuffer: MAX_OUTPUT,
@@ -73,8 +66,8 @@ export function pulumiEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = { ...process.env, PULUMI_HOME: toolchain?.home, ...extra };
   const run = spawnSync(
     "bash",
-    ["-c", '. "$1/scripts/pulumi-env.sh" && st2_pulumi_env "$2" && env -0', "_", PROJECT_ROOT, bin],
-    { cwd: PROJECT_ROOT, env: base, encoding: "utf8", maxBuffer: MAX_OUTPUT },
+    ["-c", '. "$1/scripts/pulumi-env.sh" && st2_pulumi_env "$2" && env -0', "_", LAB_PROJECT_ROOT, bin],
+    { cwd: LAB_PROJECT_ROOT, env: base, encoding: "utf8", maxBuffer: MAX_OUTPUT },
   );
   if (run.status !== 0) throw new Error(`scripts/pulumi-env.sh failed:\n${run.stderr}`);
   const env: NodeJS.ProcessEnv = {};
@@ -130,7 +123,7 @@ export function makeTempStack(options: TempStackOptions): TempStack {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, contents);
   }
-  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+  fs.symlinkSync(path.join(LAB_PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
 
   const stack = options.stack ?? "test";
   const env = pulumiEnv({
