@@ -16,6 +16,8 @@ export interface PulumiResult {
 export interface RunOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Written to pulumi's standard input (`pulumi config set --secret KEY < file`). */
+  input?: string;
 }
 
 export { LAB_PROJECT_ROOT as PROJECT_ROOT };
@@ -83,6 +85,7 @@ export function runPulumi(args: readonly string[], options: RunOptions): PulumiR
   const run = spawnSync(path.join(ensureToolchain(), "pulumi"), [...args], {
     cwd: options.cwd,
     env: options.env,
+    input: options.input,
     encoding: "utf8",
     maxBuffer: MAX_OUTPUT,
   });
@@ -95,8 +98,8 @@ export interface TempStack {
   dir: string;
   stack: string;
   env: NodeJS.ProcessEnv;
-  /** `pulumi ARGS --non-interactive` in `dir` (the stack is selected there). */
-  pulumi(args: readonly string[]): PulumiResult;
+  /** `pulumi ARGS --non-interactive` in `dir` (the stack is selected there), `input` on its stdin. */
+  pulumi(args: readonly string[], input?: string): PulumiResult;
   /** Removes the project folder and its backend. */
   cleanup(): void;
 }
@@ -132,8 +135,8 @@ export function makeTempStack(options: TempStackOptions): TempStack {
     PULUMI_CONFIG_PASSPHRASE_FILE: undefined, // a user's passphrase file must not apply here
   });
   const cleanup = (): void => fs.rmSync(root, { recursive: true, force: true });
-  const pulumi = (args: readonly string[]): PulumiResult =>
-    runPulumi([...args, "--non-interactive"], { cwd: dir, env });
+  const pulumi = (args: readonly string[], input?: string): PulumiResult =>
+    runPulumi([...args, "--non-interactive"], { cwd: dir, env, input });
 
   const init = runPulumi(["stack", "init", stack, "--non-interactive"], { cwd: dir, env });
   if (init.code !== 0) {

@@ -63,7 +63,7 @@ export function programStack(config: Record<string, unknown>, stack = "e2e"): Pr
     const made = makeTempStack({ files: { ...programFiles(), [`Pulumi.${stack}.yaml`]: `config:\n${yaml}\n` }, stack });
     // `npm run build` type-checks the program already; each engine run only needs it transpiled.
     const env = { ...made.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
-    const temp: TempStack = { ...made, env, pulumi: (args) => runPulumi([...args, "--non-interactive"], { cwd: made.dir, env }) };
+    const temp: TempStack = { ...made, env, pulumi: (args, input) => runPulumi([...args, "--non-interactive"], { cwd: made.dir, env, input }) };
     return {
         ...temp,
         up: (extra = []) => {
