@@ -7,7 +7,7 @@
  * Host steps are `remote.Command`s; the steps that move data between the hosts are `local.Command`s
  * on the machine running Pulumi, which pipe one host's output into the other over ssh, so that keys
  * and logs never pass through Pulumi: state and logs only see counts and hashes. The component only
- * wires Pulumi; the scripts come from `steps.ts`.
+ * wires Pulumi; the scripts come from `host-scripts.ts` and `local-scripts.ts`.
  */
 import * as path from "node:path";
 import * as command from "@pulumi/command";
@@ -204,7 +204,7 @@ export class ContentRollover extends pulumi.ComponentResource {
         this.fromVersion = pulumi.output(oldHost.version);
         this.toVersion = pulumi.output(newHost.version);
         // The command provider may mark every output of a command with a secret input as secret. These
-        // lines hold counts, pack names and hashes by construction (steps.ts prints nothing else), so
+        // lines hold counts, pack names and hashes by construction (the scripts print nothing else), so
         // they are made readable for `pulumi stack output --json`.
         this.keysMoved = pulumi.unsecret(this.verified.stdout.apply(parseKeysMoved));
         this.packsInstalled = pulumi.unsecret(packsStep ? packsStep.stdout.apply((s) => parseMarkedList(s, "PACKS_INSTALLED")) : pulumi.output([]));
