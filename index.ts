@@ -11,28 +11,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/config";
 import { StackStormFleet } from "./components/fleet";
-
-/** Keys of the in-place upgrade; `rollover` and `aws` have schemas of their own. */
-const UPGRADE_KEYS = [
-    "targetVersion", "hosts", "sshPrivateKey", "sshPrivateKeyPath", "skipMigrations", "ssh", "mistral",
-    "rollout", "backup", "preflight", "timeouts", "verify",
-] as const;
-const PLAIN_TEXT_KEYS = new Set(["targetVersion", "sshPrivateKey", "sshPrivateKeyPath"]);
-
-function readConfig(config: pulumi.Config): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const key of UPGRADE_KEYS) {
-        // Plain `get` even for secrets: the value is validated here, then only ever used wrapped in pulumi.secret.
-        const value = config.get(key);
-        if (value === undefined) continue;
-        try {
-            raw[key] = PLAIN_TEXT_KEYS.has(key) ? value : JSON.parse(value);
-        } catch {
-            raw[key] = value;
-        }
-    }
-    return raw;
-}
+import { readStackConfig } from "./components/stack-config";
 
 function readKey(file: string): string {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
@@ -44,10 +23,7 @@ function readKey(file: string): string {
 }
 
 export = async () => {
-    const config = new pulumi.Config(CONFIG_NAMESPACE);
-    const raw = readConfig(config);
-    const rolloverRaw = config.getObject<unknown>("rollover");
-    const awsRaw = config.getObject<unknown>("aws");
+    const { upgrade: raw, rollover: rolloverRaw, aws: awsRaw } = await readStackConfig();
 
     // The AWS and roll-over modules (and @pulumi/aws, a large package to load and type-check) are
     // loaded only by stacks that use them.

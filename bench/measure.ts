@@ -5,8 +5,10 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { LAB_PROJECT_ROOT, sshRunAsync, type LabHost } from "../tests/support/lab";
+import { inventoryAsync as inventory, lossesSince, type Inventory } from "../lab/support/inventory";
+import { sshRunAsync, type LabHost } from "../lab/support/lab";
+
+export { inventory };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -211,40 +213,11 @@ export function oursOutage(timings: readonly StepTiming[], host: string): { engi
     return { engine: start.engineEnd - stop.engineStart, seen: start.seenEnd - stop.seenStart };
 }
 
-/** What the bench compares before and after an upgrade (lab/double/inventory.sh). */
-interface Inventory {
-    st2_version: string;
-    keys: { names: unknown; by_logical_scope: unknown; value_digest: unknown; secrets: unknown };
-    packs: { registered: string[] };
-    executions: { total: number };
-    mistral?: { rows: Record<string, number> } | null;
-    audit_logs: Record<string, { size: number; sha256: string }>;
-}
-
-export async function inventory(host: LabHost): Promise<Inventory> {
-    const script = fs.readFileSync(path.join(LAB_PROJECT_ROOT, "lab/double/inventory.sh"), "utf8");
-    const r = await sshRunAsync(host, "sudo bash -s", { input: script });
-    if (r.code !== 0) throw new Error(`inventory of ${host.name} failed (${r.code}):\n${r.stderr}`);
-    return JSON.parse(r.stdout) as Inventory;
-}
-
 /** Problems found comparing a host after its upgrade with before: none means nothing was lost. */
 export async function lostSince(host: LabHost, before: Inventory, target: string): Promise<string[]> {
     const after = await inventory(host);
-    const problems: string[] = [];
-    const same = (what: string, a: unknown, b: unknown): void => {
-        if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${host.name}: ${what} changed`);
-    };
+    const problems = lossesSince(before, after).map((p) => `${host.name}: ${p}`);
     if (after.st2_version !== target) problems.push(`${host.name}: st2 is ${after.st2_version}, expected ${target}`);
-    same("key names", before.keys.names, after.keys.names);
-    same("keys by scope", before.keys.by_logical_scope, after.keys.by_logical_scope);
-    same("key values", before.keys.value_digest, after.keys.value_digest);
-    same("secrets", before.keys.secrets, after.keys.secrets);
-    for (const pack of before.packs.registered) if (!after.packs.registered.includes(pack)) problems.push(`${host.name}: pack ${pack} gone`);
-    if (after.executions.total < before.executions.total) problems.push(`${host.name}: executions ${before.executions.total} -> ${after.executions.total}`);
-    for (const [table, rows] of Object.entries(before.mistral?.rows ?? {})) {
-        if ((after.mistral?.rows[table] ?? 0) < rows) problems.push(`${host.name}: Mistral ${table} ${rows} -> ${after.mistral?.rows[table]}`);
-    }
     // Audit logs only grow: each must still begin with exactly the bytes it had.
     const files = Object.entries(before.audit_logs);
     if (files.length > 0) {

@@ -30,9 +30,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ensureToolchain, makeTempStack, PROJECT_ROOT, pulumiEnv, type TempStack } from "../tests/support/engine";
-import { labDown, labHosts, labUp, sshdSessions, sshRun, type LabHost } from "../tests/support/lab";
-import { labConfig, programStack, type ProgramStack } from "../tests/support/program";
+import { ensureToolchain, makeTempStack, PROJECT_ROOT, pulumiEnv, type TempStack } from "../lab/support/engine";
+import { labDown, labHosts, labUp, sshdSessions, sshRun, type LabHost } from "../lab/support/lab";
+import { labConfig, programStack, type ProgramStack } from "../lab/support/program";
 import { inventory, lostSince, median, oursOutage, runTimed, sleep, stepTimings, type ProcessPeak, type StepTiming, type TimedRun } from "./measure";
 
 const FROM = "3.2.0";

@@ -4,13 +4,12 @@
  * that bad input is tested without an engine; `index.ts` feeds it from `pulumi.Config`.
  */
 import { z } from "zod";
-import { executableMigrationIds, knownReleases, latestRelease, type PackageName } from "./catalog";
+import { executableMigrationIds, knownReleases, latestRelease, PACKAGE_NAMES } from "./catalog";
 import { plan } from "./plan";
 
 export const CONFIG_NAMESPACE = "st2-upgrade";
 
-const RELEASES = knownReleases();
-const PACKAGES: readonly PackageName[] = ["st2", "st2web", "st2chatops", "st2mistral", "bwc-enterprise", "st2enterprise"];
+const RELEASES = knownReleases() as [string, ...string[]];
 
 /** A good value for each key, quoted in errors so the fix is one copy away. */
 const EXAMPLES: Record<string, string> = {
@@ -46,15 +45,51 @@ const EXAMPLES: Record<string, string> = {
     "verify.settleSeconds": `60`,
 };
 
-const absolutePath = z.string().regex(/^\/[^\0\n]*$/, { error: "must be an absolute path" });
+// Rules every section shares (rollover/config.ts and aws/config.ts use them too): one wording, one regex.
+
+/** A string; "is required" when missing, `must be <what>` otherwise. */
+export const str = (what: string) => z.string({ error: (iss) => (iss.input === undefined ? "is required" : `must be ${what}`) });
+/** Text that must say something: blank text would be accepted and then mean nothing (or the default). */
+export const nonBlank = (what: string) => str(what).refine((v) => v.trim() !== "", { error: "must not be blank" });
 /** A whole number in [min, max]; one message for every way of missing it. */
-const wholeNumber = (min: number, max: number) => {
+export const wholeNumber = (min: number, max: number) => {
     const error = `must be a whole number from ${min} to ${max}`;
     return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
-const seconds = (dflt: number) => wholeNumber(1, 86400).default(dflt);
+export const absolutePath = str("an absolute path").regex(/^\/[^\0\n]*$/, { error: "must be an absolute path" });
+/** A host's name names Pulumi resources. */
+export const hostName = str("a name").regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, {
+    error: "must be 1-63 letters, digits or dashes, starting with a letter or digit",
+});
+export const hostAddress = str("an IP address or a DNS name").regex(/^[a-zA-Z0-9]([a-zA-Z0-9.:-]*[a-zA-Z0-9])?$/, {
+    error: "must be an IP address or a DNS name",
+});
+export const sshPort = wholeNumber(1, 65535).default(22);
+export const unixUser = str("a Unix user name").regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: "must be a Unix user name" });
+export const packageManagerName = z.enum(["apt", "yum"], { error: 'must be "apt" or "yum"' });
+/** A release of the catalog; `which` says whose (e.g. "the new host's") where a section has two. */
+export const release = (which?: string) =>
+    z.enum(RELEASES, {
+        error: (iss) =>
+            iss.input === undefined ? "is required" : `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows${which ? ` (${which})` : ""}`,
+    });
+/** An SSH private key, set as a secret; its content is checked by `privateKeyProblem`. */
+export const privateKey = z.string({ error: "must be a private key (set it as a secret)" }).meta({ secret: true });
 
-const sshSchema = z
+/**
+ * The problem with a private key's text, or undefined. Never echoes the value: it may be a real
+ * secret pasted in the wrong place.
+ */
+export function privateKeyProblem(path: readonly PropertyKey[], value: string | undefined): string | undefined {
+    if (value === undefined || /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) return undefined;
+    return `${CONFIG_NAMESPACE}:${keyOf(path)} is not a PEM or OpenSSH private key (no "-----BEGIN ... PRIVATE KEY-----" line)`;
+}
+
+/** Seconds a step may take, at most a day. */
+export const seconds = (dflt: number) => wholeNumber(1, 86400).default(dflt);
+export const s3BucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" });
+
+export const sshSchema = z
     .object({
         /**
          * The provider's dialErrorLimit: failed dials retried before a host counts as unreachable.
@@ -70,52 +105,44 @@ const sshSchema = z
 
 const hostSchema = z
     .object({
-        name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, {
-            error: "must be 1-63 letters, digits or dashes, starting with a letter or digit",
-        }),
-        address: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9.:-]*[a-zA-Z0-9])?$/, {
-            error: "must be an IP address or a DNS name",
-        }),
-        port: wholeNumber(1, 65535).default(22),
-        user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: "must be a Unix user name" }),
+        name: hostName,
+        address: hostAddress,
+        port: sshPort,
+        user: unixUser,
         /** Package manager of the host's distribution: apt (Debian, Ubuntu) or yum (RHEL, CentOS, Rocky). */
-        packageManager: z.enum(["apt", "yum"], { error: 'must be "apt" or "yum"' }).default("apt"),
+        packageManager: packageManagerName.default("apt"),
         /** The release the host runs now; preflight refuses to go on if the host disagrees. */
-        currentVersion: z.enum(RELEASES as [string, ...string[]], {
-            error: (iss) => `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows`,
-        }),
+        currentVersion: release(),
         /** Installed StackStorm packages, when known: makes the plan exact in preview. */
-        packages: z.array(z.enum(PACKAGES as [PackageName, ...PackageName[]])).min(1).optional(),
+        packages: z
+            .array(z.enum(PACKAGE_NAMES, { error: `must be one of ${PACKAGE_NAMES.join(", ")}` }), { error: "must be a list of package names" })
+            .min(1, { error: "must list at least one package (or be left out)" })
+            .optional(),
         /** Per-host key, overriding `sshPrivateKey`; set it as a secret. */
-        sshPrivateKey: z.string().optional(),
+        sshPrivateKey: privateKey.optional(),
     })
     .strict();
 
 const configSchema = z
     .object({
         /** The release every host is upgraded to. */
-        targetVersion: z.enum(RELEASES as [string, ...string[]], {
-            error: (iss) =>
-                iss.input === undefined
-                    ? "is required"
-                    : `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows`,
-        }),
+        targetVersion: release(),
         hosts: z.array(hostSchema, { error: (iss) => (iss.input === undefined ? "is required" : "must be a list of hosts") }).min(1, {
             error: "must list at least one host",
         }),
         /** Private key for every host (a Pulumi secret). */
-        sshPrivateKey: z.string().optional(),
+        sshPrivateKey: privateKey.optional(),
         /** Or a path to the key on the machine running Pulumi; the key is read and kept secret. */
-        sshPrivateKeyPath: z.string().min(1).optional(),
+        sshPrivateKeyPath: nonBlank("a path").optional(),
         /** Migrations done by hand, by id (see components/catalog/releases.ts); shown as skipped, never run. */
-        skipMigrations: z.array(z.string()).default([]),
+        skipMigrations: z.array(str("a migration id"), { error: "must be a list of migration ids" }).default([]),
         ssh: sshSchema,
         mistral: z
             .object({
                 configFile: absolutePath.default("/etc/mistral/mistral.conf"),
                 dbManage: absolutePath.default("/opt/stackstorm/mistral/bin/mistral-db-manage"),
                 /** Stopped before the DB upgrade, in this order; started again by `st2ctl start`. */
-                services: z.array(z.string().regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a service name" })).default(["mistral-api", "mistral"]),
+                services: z.array(str("a service name").regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a service name" }), { error: "must be a list of service names" }).default(["mistral-api", "mistral"]),
             })
             .strict()
             .default({ configFile: "/etc/mistral/mistral.conf", dbManage: "/opt/stackstorm/mistral/bin/mistral-db-manage", services: ["mistral-api", "mistral"] }),
@@ -161,7 +188,7 @@ const configSchema = z
         verify: z
             .object({
                 /** StackStorm has no health endpoint: a real action run proves the services work together. */
-                smokeCommand: z.string().min(1).default("st2 run core.local -- date -R"),
+                smokeCommand: nonBlank("a command").default("st2 run core.local -- date -R"),
                 /** How long verification retries while services settle after start. */
                 settleSeconds: wholeNumber(0, 3600).default(60),
             })
@@ -172,6 +199,7 @@ const configSchema = z
 
 export type HostConfig = z.infer<typeof hostSchema>;
 export type UpgradeConfig = z.infer<typeof configSchema>;
+export type SshSettings = UpgradeConfig["ssh"];
 export type Settings = Omit<UpgradeConfig, "hosts" | "targetVersion" | "sshPrivateKey" | "sshPrivateKeyPath">;
 
 /** Bad configuration: the message lists every problem, one per line, with the key and an example. */
@@ -182,28 +210,103 @@ export class ConfigError extends Error {
     }
 }
 
-function keyOf(path: readonly PropertyKey[]): string {
+/** `hosts[0].name` for ["hosts", 0, "name"]. */
+export function keyOf(path: readonly PropertyKey[]): string {
     return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
 }
 
-function problem(path: readonly PropertyKey[], message: string): string {
-    const example = EXAMPLES[keyOf(path).replace(/\[\d+\]/g, "[]")];
+/** One problem: `st2-upgrade:<key> <message>. Example: ...`, the example looked up in `examples`. */
+export function configProblem(path: readonly PropertyKey[], message: string, examples: Readonly<Record<string, string>> = EXAMPLES): string {
+    const example = examples[keyOf(path).replace(/\[\d+\]/g, "[]")];
     return `${CONFIG_NAMESPACE}:${keyOf(path)} ${message}${example ? `. Example: ${example}` : ""}`;
 }
 
-/** Parses `raw` with `schema`, or throws ConfigError with every issue named by its key under `prefix`. */
-function validate<S extends z.ZodType>(schema: S, raw: unknown, prefix: readonly PropertyKey[]): z.output<S> {
+/**
+ * Parses `raw` with `schema`, or throws ConfigError with every issue named by its key under `prefix`.
+ * An unknown key is named with the closest known one when it looks like a typo of it.
+ */
+export function validate<S extends z.ZodType>(schema: S, raw: unknown, prefix: readonly PropertyKey[], examples: Readonly<Record<string, string>> = EXAMPLES): z.output<S> {
     const parsed = schema.safeParse(raw);
     if (parsed.success) return parsed.data;
     throw new ConfigError(
         parsed.error.issues.map((iss) => {
             const path = [...prefix, ...iss.path];
             if (iss.code === "unrecognized_keys") {
-                return iss.keys.map((k) => problem([...path, k], "is not a known setting (a typo?)")).join("\n  ");
+                const known = Object.keys(objectShapeAt(schema, iss.path) ?? {});
+                return iss.keys.map((k) => unknownKeyProblem([...path, k], known)).join("\n  ");
             }
-            return problem(path, iss.message);
+            return configProblem(path, iss.message, examples);
         }),
     );
+}
+
+/** The problem of a key no schema has, with a "did you mean" when one known key is a likely typo of it. */
+export function unknownKeyProblem(path: readonly PropertyKey[], known: readonly string[]): string {
+    const key = String(path[path.length - 1]);
+    const near = closest(key, known);
+    const parent = keyOf(path.slice(0, -1));
+    const name = (k: string) => `${CONFIG_NAMESPACE}:${parent ? `${parent}.` : ""}${k}`;
+    return near
+        ? `${name(key)} is not a known setting: did you mean ${name(near)}?`
+        : `${name(key)} is not a known setting (a typo?). Known settings here: ${known.join(", ")}`;
+}
+
+/** The known word within two edits of `word` (case ignored), when exactly one is nearest. */
+export function closest(word: string, known: readonly string[]): string | undefined {
+    const scored = known.map((k) => ({ k, d: editDistance(word.toLowerCase(), k.toLowerCase()) })).filter((x) => x.d <= Math.min(2, Math.floor(x.k.length / 3)) || x.d === 0);
+    const best = Math.min(...scored.map((x) => x.d));
+    const nearest = scored.filter((x) => x.d === best);
+    return nearest.length === 1 ? nearest[0].k : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        row = next;
+    }
+    return row[b.length];
+}
+
+/** Wrappers that hold the real schema (optional, default, refinements' pipes). */
+function unwrap(schema: z.ZodType): z.ZodType {
+    const def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })._zod.def;
+    if (def.innerType) return unwrap(def.innerType);
+    if (def.type === "pipe" && def.in) return unwrap(def.in);
+    return schema;
+}
+
+/** The shape of the object schema at `path` below `schema` (array indexes step into elements). */
+export function objectShapeAt(schema: z.ZodType, path: readonly PropertyKey[]): Record<string, z.ZodType> | undefined {
+    const s = unwrap(schema);
+    if (s instanceof z.ZodArray) return typeof path[0] === "number" ? objectShapeAt(s.element as z.ZodType, path.slice(1)) : undefined;
+    if (!(s instanceof z.ZodObject)) return undefined;
+    if (path.length === 0) return s.shape as Record<string, z.ZodType>;
+    const next = (s.shape as Record<string, z.ZodType>)[String(path[0])];
+    return next ? objectShapeAt(next, path.slice(1)) : undefined;
+}
+
+/** Whether a value of `schema` holds a field marked `{ secret: true }` (a key, a password). */
+export function holdsSecret(schema: z.ZodType): boolean {
+    if (z.globalRegistry.get(schema)?.secret === true) return true;
+    const s = unwrap(schema);
+    if (s !== schema) return holdsSecret(s);
+    if (s instanceof z.ZodArray) return holdsSecret(s.element as z.ZodType);
+    if (s instanceof z.ZodObject) return Object.values(s.shape as Record<string, z.ZodType>).some(holdsSecret);
+    return false;
+}
+
+/** Whether `schema` takes text as it is (a Pulumi config value is text; everything else is JSON). */
+export function takesText(schema: z.ZodType): boolean {
+    const s = unwrap(schema);
+    return s instanceof z.ZodString || (s instanceof z.ZodEnum && Object.values(s.enum).every((v) => typeof v === "string"));
+}
+
+/** A section (`rollover`, `aws`) must be an object before its schema can name what is wrong in it. */
+export function sectionObject(section: string, raw: unknown, examples: Readonly<Record<string, string>>): Record<string, unknown> {
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError([configProblem([section], "must be an object", examples)]);
+    return raw as Record<string, unknown>;
 }
 
 /** The `ssh` settings alone, for stacks that only roll content over. */
@@ -211,36 +314,37 @@ export function parseSshSettings(raw: unknown): UpgradeConfig["ssh"] {
     return validate(sshSchema, raw, ["ssh"]);
 }
 
+/** The keys of the in-place upgrade, each with its schema: what `index.ts` reads besides the sections. */
+export const UPGRADE_SHAPE: Readonly<Record<string, z.ZodType>> = configSchema.shape;
+
 /** Validates raw stack configuration. Throws ConfigError naming every bad key. */
 export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
     const config = validate(configSchema, raw, []);
     const problems: string[] = [];
     const known = new Set(executableMigrationIds());
     config.skipMigrations.forEach((id, i) => {
-        if (!known.has(id)) problems.push(problem(["skipMigrations", i], `"${id}" is not a migration the catalog runs`));
+        if (!known.has(id)) problems.push(configProblem(["skipMigrations", i], `"${id}" is not a migration the catalog runs`));
     });
     const names = new Set<string>();
     config.hosts.forEach((host, i) => {
-        if (names.has(host.name)) problems.push(problem(["hosts", i, "name"], `"${host.name}" names two hosts: names must be unique`));
+        if (names.has(host.name)) problems.push(configProblem(["hosts", i, "name"], `"${host.name}" names two hosts: names must be unique`));
         names.add(host.name);
         try {
             plan(host.currentVersion, config.targetVersion, host.packages, config.skipMigrations);
         } catch (e) {
-            problems.push(problem(["hosts", i, "currentVersion"], `cannot be upgraded: ${(e as Error).message}`));
+            problems.push(configProblem(["hosts", i, "currentVersion"], `cannot be upgraded: ${(e as Error).message}`));
         }
     });
     const keyless = config.hosts.filter((h) => !h.sshPrivateKey).map((h) => h.name);
     if (keyless.length && !config.sshPrivateKey && !config.sshPrivateKeyPath) {
-        problems.push(problem(["sshPrivateKey"], `(or sshPrivateKeyPath) is required: ${keyless.join(", ")} ${keyless.length > 1 ? "have" : "has"} no key of ${keyless.length > 1 ? "their" : "its"} own`));
+        problems.push(configProblem(["sshPrivateKey"], `(or sshPrivateKeyPath) is required: ${keyless.join(", ")} ${keyless.length > 1 ? "have" : "has"} no key of ${keyless.length > 1 ? "their" : "its"} own`));
     }
     if (config.sshPrivateKey && config.sshPrivateKeyPath) {
-        problems.push(problem(["sshPrivateKeyPath"], "must not be set together with sshPrivateKey: choose one"));
+        problems.push(configProblem(["sshPrivateKeyPath"], "must not be set together with sshPrivateKey: choose one"));
     }
-    for (const [key, value] of [["sshPrivateKey", config.sshPrivateKey], ...config.hosts.map((h, i) => [`hosts[${i}].sshPrivateKey`, h.sshPrivateKey])]) {
-        if (value && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
-            // Never echo the value: it may be a real secret pasted in the wrong place.
-            problems.push(`${CONFIG_NAMESPACE}:${key} is not a PEM or OpenSSH private key (no "-----BEGIN ... PRIVATE KEY-----" line)`);
-        }
+    for (const [path, value] of [[["sshPrivateKey"], config.sshPrivateKey] as const, ...config.hosts.map((h, i) => [["hosts", i, "sshPrivateKey"], h.sshPrivateKey] as const)]) {
+        const bad = privateKeyProblem(path, value);
+        if (bad) problems.push(bad);
     }
     if (problems.length) throw new ConfigError(problems);
     return config;

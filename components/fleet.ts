@@ -51,7 +51,8 @@ export class StackStormFleet extends pulumi.ComponentResource {
     constructor(name: string, args: StackStormFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:fleet:StackStormFleet", name, {}, opts);
         const { settings } = args;
-        const indexed = args.hosts.map((host, index) => ({ host, index }));
+        // One plan per host: it gates the batch and drives the host's steps.
+        const indexed = args.hosts.map((host, index) => ({ host, index, plan: plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations) }));
         const groups = batches(indexed, settings.rollout.batchSize);
 
         this.hosts = [];
@@ -62,18 +63,18 @@ export class StackStormFleet extends pulumi.ComponentResource {
             // dependsOn array, never an Output or a promise of the array: pulumi.mergeOptions would
             // wrap those in pulumi.output(), which walks the resources it holds and, through their
             // parents, the whole fleet (previews of large fleets grew quadratically).
-            const upgrading = group.filter(({ host }) => plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations).legs.length > 0);
+            const upgrading = group.filter((member) => member.plan.legs.length > 0);
             const gated = settings.rollout.stopOnFirstFailure && upgrading.length > 1;
             const backups = new Map(upgrading.map(({ host }) => [host.name, deferred<pulumi.Resource>()]));
             const outageAfter = gated ? [...backups.values()].map((d) => d.promise) : undefined;
             const members = group.map(
-                ({ host, index }) =>
+                ({ host, index, plan }) =>
                     new StackStormHost(
                         `${name}-${host.name}`,
                         {
                             host,
                             hostIndex: index,
-                            targetVersion: args.targetVersion,
+                            plan,
                             privateKey: keyFor(host, args),
                             settings,
                             startAfter: previousBatch,

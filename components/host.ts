@@ -5,7 +5,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, Settings } from "./config";
-import { plan as planUpgrade, plannedMigrationIds, type UpgradePlan } from "./plan";
+import { plannedMigrationIds, type UpgradePlan } from "./plan";
 import { upgradeSteps, type Step } from "./scripts";
 
 export interface StackStormHostArgs {
@@ -13,7 +13,8 @@ export interface StackStormHostArgs {
     host: HostConfig;
     /** Position of the host in the `hosts` config, so messages name the key to fix. */
     hostIndex?: number;
-    targetVersion: string;
+    /** The host's plan, made once by the fleet (which also gates batches on it). */
+    plan: UpgradePlan;
     /** SSH private key; kept secret in state. */
     privateKey: pulumi.Input<string>;
     settings: Settings;
@@ -54,7 +55,7 @@ export class StackStormHost extends pulumi.ComponentResource {
     constructor(name: string, args: StackStormHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:host:StackStormHost", name, {}, opts);
         const { host, settings } = args;
-        this.plan = planUpgrade(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations);
+        this.plan = args.plan;
         const steps = upgradeSteps({ host, hostIndex: args.hostIndex ?? 0, plan: this.plan, settings });
 
         const connection: command.types.input.remote.ConnectionArgs = {

@@ -6,8 +6,7 @@
  * The AWS account and region are the AWS provider's (`aws:region`, AWS_PROFILE, ...), not ours.
  */
 import { z } from "zod";
-import { ConfigError } from "../config";
-import { configProblem, issueProblems } from "../rollover/config";
+import { ConfigError, configProblem, nonBlank, packageManagerName, s3BucketName, sectionObject, sshPort, unixUser, validate, wholeNumber } from "../config";
 
 const EXAMPLES: Record<string, string> = {
     aws: `{ instance: { sshCidr: 203.0.113.7/32, sshPublicKey: "ssh-ed25519 AAAA... operator" }, bucket: {} }`,
@@ -34,10 +33,6 @@ const EXAMPLES: Record<string, string> = {
     "aws.discovery.addressType": `"private" or "public"`,
 };
 
-const wholeNumber = (min: number, max: number) => {
-    const error = `must be a whole number from ${min} to ${max}`;
-    return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
-};
 const required = (what: string) => z.string({ error: (iss) => (iss.input === undefined ? "is required" : `must be ${what}`) });
 const tags = z.record(z.string().min(1).max(128), z.string().max(256), { error: "must map tag names to values" });
 
@@ -75,11 +70,11 @@ const instanceSchema = z
 
 const bucketSchema = z
     .object({
-        name: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" }).optional(),
+        name: s3BucketName.optional(),
         /** Lets `pulumi destroy` delete a bucket that still holds archives. */
         forceDestroy: z.boolean({ error: "must be true or false" }).default(false),
         /** SSE-KMS with this key; default SSE-S3 (AES256). */
-        kmsKeyId: z.string().min(1).optional(),
+        kmsKeyId: nonBlank("a KMS key id or ARN").optional(),
         tags: tags.default({}),
     })
     .strict();
@@ -91,12 +86,12 @@ const discoverySchema = z
             .record(z.string().min(1), z.string(), { error: (iss) => (iss.input === undefined ? "is required" : "must map tag names to values") })
             .refine((t) => Object.keys(t).length > 0, { error: "must name at least one tag: an empty filter would take every instance of the account" }),
         /** Tag holding the StackStorm release an instance runs. */
-        versionTag: z.string().min(1).default("st2-upgrade:version"),
+        versionTag: nonBlank("a tag name").default("st2-upgrade:version"),
         /** Tag naming the host; its instance id when absent. */
-        nameTag: z.string().min(1).default("Name"),
-        user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: "must be a Unix user name" }).default("stackstorm"),
-        port: wholeNumber(1, 65535).default(22),
-        packageManager: z.enum(["apt", "yum"], { error: 'must be "apt" or "yum"' }).default("apt"),
+        nameTag: nonBlank("a tag name").default("Name"),
+        user: unixUser.default("stackstorm"),
+        port: sshPort,
+        packageManager: packageManagerName.default("apt"),
         addressType: z.enum(["private", "public"], { error: 'must be "private" or "public"' }).default("private"),
     })
     .strict();
@@ -109,6 +104,9 @@ const awsSchema = z
     })
     .strict();
 
+/** The section's schema: `index.ts` reads the key by it. */
+export const AWS_SCHEMA: z.ZodType = awsSchema;
+
 export type AwsConfig = z.infer<typeof awsSchema>;
 export type AwsInstanceConfig = z.infer<typeof instanceSchema>;
 export type AwsBucketConfig = z.infer<typeof bucketSchema>;
@@ -116,12 +114,7 @@ export type AwsDiscoveryConfig = z.infer<typeof discoverySchema>;
 
 /** Validates `st2-upgrade:aws`. Throws ConfigError naming every bad key. */
 export function parseAwsConfig(raw: unknown): AwsConfig {
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-        throw new ConfigError([configProblem(["aws"], "must be an object", EXAMPLES)]);
-    }
-    const parsed = awsSchema.safeParse(raw);
-    if (!parsed.success) throw new ConfigError(issueProblems("aws", parsed.error.issues, EXAMPLES));
-    const config = parsed.data;
+    const config = validate(awsSchema, sectionObject("aws", raw, EXAMPLES), ["aws"], EXAMPLES);
     if (config.instance?.subnetId && !config.instance.vpcId) {
         throw new ConfigError([configProblem(["aws", "instance", "vpcId"], "is required with subnetId (the security group is created in the subnet's VPC)", EXAMPLES)]);
     }

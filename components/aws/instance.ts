@@ -9,8 +9,8 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { freshInstallUbuntu } from "../catalog/rollover";
+import type { SshSettings } from "../config";
 import { q, stepScript, type StepScript } from "../scripts/shell";
-import type { SshOptions } from "../rollover/steps";
 
 /** Canonical's AWS account: the owner of the official Ubuntu AMIs. */
 export const CANONICAL_OWNER = "099720109477";
@@ -45,7 +45,7 @@ export interface St2InstanceArgs {
     rootVolumeGb: number;
     installerUrl: string;
     tags?: Record<string, string>;
-    ssh?: SshOptions;
+    ssh?: SshSettings;
     /** How long `ready` waits for cloud-init to install StackStorm. */
     readyTimeoutSeconds: number;
 }

@@ -3,19 +3,15 @@
  * `index.ts` and `../plan.ts`.
  */
 
-/** Every package name the StackStorm upgrade runbook has ever named. */
-export type PackageName =
-    | "st2"
-    | "st2web"
-    | "st2chatops"
-    | "st2mistral"
-    | "st2enterprise"
-    | "bwc-enterprise"
-    // Enterprise sub-packages, released at the same version as bwc-enterprise.
-    | "st2flow"
-    | "bwc-ui"
-    | "st2-auth-ldap"
-    | "st2-rbac-backend";
+/**
+ * Every package name the StackStorm upgrade runbook has ever named (config and scripts read this
+ * list); the enterprise sub-packages are released at the same version as bwc-enterprise.
+ */
+export const PACKAGE_NAMES = [
+    "st2", "st2web", "st2chatops", "st2mistral", "st2enterprise", "bwc-enterprise",
+    "st2flow", "bwc-ui", "st2-auth-ldap", "st2-rbac-backend",
+] as const;
+export type PackageName = (typeof PACKAGE_NAMES)[number];
 
 /**
  * Where a fact comes from: `StackStorm/<repo>@<branch or tag>:<path>`, optionally followed by

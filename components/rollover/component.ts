@@ -7,27 +7,16 @@
  * Host steps are `remote.Command`s; the steps that move data between the hosts are `local.Command`s
  * on the machine running Pulumi, which pipe one host's output into the other over ssh, so that keys
  * and logs never pass through Pulumi: state and logs only see counts and hashes. The component only
- * wires Pulumi; the scripts come from `steps.ts`.
+ * wires Pulumi; the scripts come from `host-scripts.ts` and `local-scripts.ts`.
  */
 import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { checkConversion } from "./datastore";
-import {
-    archivePipeScript,
-    datastorePipeScript,
-    packsScript,
-    preflightScript,
-    verifyScript,
-    type AuditDestination,
-    type CopiedFile,
-    type Converter,
-    type Pack,
-    type PipeContext,
-    type ScriptHost,
-    type SshEndpoint,
-    type SshOptions,
-} from "./steps";
+import type { SshSettings } from "../config";
+import { packsScript, preflightScript, type ScriptHost } from "./host-scripts";
+import { archivePipeScript, datastorePipeScript, verifyScript, type AuditDestination, type CopiedFile, type Converter, type PipeContext, type SshEndpoint } from "./local-scripts";
+import type { Pack } from "./packs";
 
 /** st2 CLI credentials; the password is a secret. */
 export interface St2Credentials {
@@ -61,7 +50,7 @@ export interface ContentRolloverArgs {
     packs?: readonly Pack[];
     /** Where the old host's audit logs go (with a datastore backup whose secrets stay encrypted). */
     auditLogs: AuditLogDestination;
-    ssh?: SshOptions;
+    ssh?: SshSettings;
     timeouts?: { step: number; datastore: number; packs: number };
     /** Resources the first step waits for, e.g. the command that waits for a new instance to be ready. */
     startAfter?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
@@ -94,7 +83,7 @@ export function defaultConverter(): string[] {
     return ext === ".ts" ? ["node", "--require", "ts-node/register/transpile-only", shown] : ["node", shown];
 }
 
-const DEFAULT_SSH: SshOptions = { dialAttempts: 3, dialTimeoutSeconds: 15 };
+const DEFAULT_SSH: SshSettings = { dialAttempts: 3, dialTimeoutSeconds: 15 };
 const DEFAULT_TIMEOUTS = { step: 600, datastore: 1800, packs: 1800 };
 
 export class ContentRollover extends pulumi.ComponentResource {
@@ -215,7 +204,7 @@ export class ContentRollover extends pulumi.ComponentResource {
         this.fromVersion = pulumi.output(oldHost.version);
         this.toVersion = pulumi.output(newHost.version);
         // The command provider may mark every output of a command with a secret input as secret. These
-        // lines hold counts, pack names and hashes by construction (steps.ts prints nothing else), so
+        // lines hold counts, pack names and hashes by construction (the scripts print nothing else), so
         // they are made readable for `pulumi stack output --json`.
         this.keysMoved = pulumi.unsecret(this.verified.stdout.apply(parseKeysMoved));
         this.packsInstalled = pulumi.unsecret(packsStep ? packsStep.stdout.apply((s) => parseMarkedList(s, "PACKS_INSTALLED")) : pulumi.output([]));
@@ -231,7 +220,7 @@ export class ContentRollover extends pulumi.ComponentResource {
     }
 }
 
-function connectionOf(host: RolloverHost, ssh: SshOptions): command.types.input.remote.ConnectionArgs {
+function connectionOf(host: RolloverHost, ssh: SshSettings): command.types.input.remote.ConnectionArgs {
     return {
         host: host.address,
         port: host.port,

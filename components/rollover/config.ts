@@ -4,12 +4,10 @@
  * example, like components/config.ts. `parseRolloverConfig` is pure.
  */
 import { z } from "zod";
-import { knownReleases, latestRelease } from "../catalog";
-import { CONFIG_NAMESPACE, ConfigError } from "../config";
+import { latestRelease } from "../catalog";
+import { CONFIG_NAMESPACE, ConfigError, configProblem, hostAddress, hostName, nonBlank, privateKey, privateKeyProblem, release, s3BucketName, seconds, sectionObject, sshPort, str, unixUser, validate } from "../config";
 import { checkConversion, DatastoreError } from "./datastore";
-import { packProblems } from "./steps";
-
-const RELEASES = knownReleases() as [string, ...string[]];
+import { packProblems } from "./packs";
 
 /** A good value for each key, quoted in errors so the fix is one copy away. */
 const EXAMPLES: Record<string, string> = {
@@ -46,20 +44,8 @@ const EXAMPLES: Record<string, string> = {
     "rollover.timeouts.packs": `1800`,
 };
 
-/** A string; "is required" when missing, `must be <what>` otherwise. */
-const str = (what: string) => z.string({ error: (iss) => (iss.input === undefined ? "is required" : `must be ${what}`) });
 const object = { error: (iss: { input?: unknown }) => (iss.input === undefined ? "is required" : "must be an object") };
 
-/** A whole number in [min, max]; one message for every way of missing it. */
-const wholeNumber = (min: number, max: number) => {
-    const error = `must be a whole number from ${min} to ${max}`;
-    return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
-};
-
-const release = (which: string) =>
-    z.enum(RELEASES, {
-        error: (iss) => (iss.input === undefined ? "is required" : `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows (${which})`),
-    });
 
 /**
  * st2's CLI config is read by Python's ConfigParser: `%` starts an interpolation and surrounding
@@ -70,7 +56,8 @@ const st2Password = z
     .min(1, { error: "must not be empty" })
     .refine((p) => !/[\r\n]/.test(p), { error: "must be one line" })
     .refine((p) => !p.includes("%"), { error: "must not contain % (st2's CLI config file would read it as an interpolation)" })
-    .refine((p) => p.trim() === p, { error: "must not start or end with spaces (st2's CLI config file strips them)" });
+    .refine((p) => p.trim() === p, { error: "must not start or end with spaces (st2's CLI config file strips them)" })
+    .meta({ secret: true });
 
 const credentials = z
     .object(
@@ -83,22 +70,18 @@ const credentials = z
     .strict();
 
 const hostFields = {
-    name: str("a name").regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, {
-        error: "must be 1-63 letters, digits or dashes, starting with a letter or digit",
-    }),
-    port: wholeNumber(1, 65535).default(22),
-    user: str("a Unix user name").regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: "must be a Unix user name" }),
+    name: hostName,
+    port: sshPort,
+    user: unixUser,
     /** Per-host key, overriding the stack's `sshPrivateKey`; set it as a secret. */
-    sshPrivateKey: z.string().optional(),
+    sshPrivateKey: privateKey.optional(),
 };
-
-const address = str("an IP address or a DNS name").regex(/^[a-zA-Z0-9]([a-zA-Z0-9.:-]*[a-zA-Z0-9])?$/, { error: "must be an IP address or a DNS name" });
 
 const oldHostSchema = z
     .object(
         {
         ...hostFields,
-        address,
+        address: hostAddress,
         version: release("the old host's"),
         /** Credentials of root's st2 CLI on the old host; without them, root's ~/.st2/config is used. */
         st2: credentials.optional(),
@@ -112,7 +95,7 @@ const newHostSchema = z
         {
         ...hostFields,
         /** Omitted when st2-upgrade:aws.instance creates the new host. */
-        address: address.optional(),
+        address: hostAddress.optional(),
         version: release("the new host's"),
         /** `st2 key load` needs an authenticated CLI: a fresh install has no root CLI config. */
         st2: credentials,
@@ -143,22 +126,25 @@ const rolloverSchema = z
         auditLogs: z
             .object({
                 destination: z.enum(["local", "s3"], { error: 'must be "local" or "s3"' }).default("local"),
-                dir: z.string().min(1, { error: "must not be empty" }).default("st2-audit-logs"),
-                bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" }).optional(),
+                dir: nonBlank("a folder").default("st2-audit-logs"),
+                bucket: s3BucketName.optional(),
                 prefix: z.string().regex(/^[A-Za-z0-9!_.*'()\/-]*$/, { error: "must be an S3 key prefix" }).default("st2-rollover"),
             })
             .strict()
             .default({ destination: "local", dir: "st2-audit-logs", prefix: "st2-rollover" }),
         timeouts: z
             .object({
-                step: wholeNumber(1, 86400).default(600),
-                datastore: wholeNumber(1, 86400).default(1800),
-                packs: wholeNumber(1, 86400).default(1800),
+                step: seconds(600),
+                datastore: seconds(1800),
+                packs: seconds(1800),
             })
             .strict()
             .default({ step: 600, datastore: 1800, packs: 1800 }),
     })
     .strict();
+
+/** The section's schema: `index.ts` reads the key by it (JSON, secret when it holds a key or password). */
+export const ROLLOVER_SCHEMA: z.ZodType = rolloverSchema;
 
 export type RolloverConfig = z.infer<typeof rolloverSchema>;
 
@@ -172,70 +158,43 @@ export interface RolloverContext {
     awsBucket: boolean;
 }
 
-function keyOf(path: readonly PropertyKey[]): string {
-    return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
-}
-
-/**
- * One problem, in the words of components/config.ts: `st2-upgrade:<key> <message>. Example: ...`.
- * Exported for the other sections (components/aws/config.ts).
- */
-export function configProblem(path: readonly PropertyKey[], message: string, examples: Record<string, string> = EXAMPLES): string {
-    const example = examples[keyOf(path).replace(/\[\d+\]/g, "[]")];
-    return `${CONFIG_NAMESPACE}:${keyOf(path)} ${message}${example ? `. Example: ${example}` : ""}`;
-}
-
-/** Turns zod issues under `section` into problems. */
-export function issueProblems(section: string, issues: readonly z.core.$ZodIssue[], examples: Record<string, string>): string[] {
-    return issues.map((iss) => {
-        if (iss.code === "unrecognized_keys") {
-            return iss.keys.map((k) => configProblem([section, ...iss.path, k], "is not a known setting (a typo?)", examples)).join("\n  ");
-        }
-        return configProblem([section, ...iss.path], iss.message, examples);
-    });
-}
-
 /** Validates `st2-upgrade:rollover`. Throws ConfigError naming every bad key. */
 export function parseRolloverConfig(raw: unknown, context: RolloverContext): RolloverConfig {
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-        throw new ConfigError([configProblem(["rollover"], "must be an object")]);
-    }
-    const parsed = rolloverSchema.safeParse(raw);
-    if (!parsed.success) throw new ConfigError(issueProblems("rollover", parsed.error.issues, EXAMPLES));
-    const config = parsed.data;
+    const config = validate(rolloverSchema, sectionObject("rollover", raw, EXAMPLES), ["rollover"], EXAMPLES);
+    const problem = (path: readonly PropertyKey[], message: string) => configProblem(["rollover", ...path], message, EXAMPLES);
     const problems: string[] = [];
     const { oldHost, newHost } = config;
     if (context.awsInstance && newHost.address !== undefined) {
-        problems.push(configProblem(["rollover", "newHost", "address"], `must not be set: ${CONFIG_NAMESPACE}:aws.instance creates the new host and gives its address`));
+        problems.push(problem(["newHost", "address"], `must not be set: ${CONFIG_NAMESPACE}:aws.instance creates the new host and gives its address`));
     }
     if (!context.awsInstance && newHost.address === undefined) {
-        problems.push(configProblem(["rollover", "newHost", "address"], `is required (or let ${CONFIG_NAMESPACE}:aws.instance create the new host)`));
+        problems.push(problem(["newHost", "address"], `is required (or let ${CONFIG_NAMESPACE}:aws.instance create the new host)`));
     }
     if (oldHost.name === newHost.name) {
-        problems.push(configProblem(["rollover", "newHost", "name"], `"${newHost.name}" also names the old host: names must differ`));
+        problems.push(problem(["newHost", "name"], `"${newHost.name}" also names the old host: names must differ`));
     }
     try {
         checkConversion(oldHost.version, newHost.version);
     } catch (e) {
         if (!(e instanceof DatastoreError)) throw e;
-        problems.push(configProblem(["rollover", "newHost", "version"], `cannot receive a roll-over from ${oldHost.version}: ${e.message.replace(/\.$/, "")}`));
+        problems.push(problem(["newHost", "version"], `cannot receive a roll-over from ${oldHost.version}: ${e.message.replace(/\.$/, "")}`));
     }
     for (const [key, host] of [["oldHost", oldHost], ["newHost", newHost]] as const) {
         if (host.sshPrivateKey === undefined && !context.hasDefaultKey) {
-            problems.push(configProblem(["rollover", key, "sshPrivateKey"], `(or ${CONFIG_NAMESPACE}:sshPrivateKey / sshPrivateKeyPath) is required`));
-        } else if (host.sshPrivateKey !== undefined && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(host.sshPrivateKey)) {
-            // Never echo the value: it may be a real secret pasted in the wrong place.
-            problems.push(`${CONFIG_NAMESPACE}:rollover.${key}.sshPrivateKey is not a PEM or OpenSSH private key (no "-----BEGIN ... PRIVATE KEY-----" line)`);
+            problems.push(problem([key, "sshPrivateKey"], `(or ${CONFIG_NAMESPACE}:sshPrivateKey / sshPrivateKeyPath) is required`));
+        } else {
+            const bad = privateKeyProblem(["rollover", key, "sshPrivateKey"], host.sshPrivateKey);
+            if (bad) problems.push(bad);
         }
     }
     const seen = new Set<string>();
     config.packs.forEach((p, i) => {
-        if (seen.has(p.name)) problems.push(configProblem(["rollover", "packs", i, "name"], `"${p.name}" is listed twice`));
+        if (seen.has(p.name)) problems.push(problem(["packs", i, "name"], `"${p.name}" is listed twice`));
         seen.add(p.name);
     });
-    for (const p of packProblems(config.packs, newHost.version)) problems.push(configProblem(["rollover", "packs", p.index, "repoUrl"], p.problem));
+    for (const p of packProblems(config.packs, newHost.version)) problems.push(problem(["packs", p.index, "repoUrl"], p.problem));
     if (config.auditLogs.destination === "s3" && !config.auditLogs.bucket && !context.awsBucket) {
-        problems.push(configProblem(["rollover", "auditLogs", "bucket"], `is required for destination "s3" (or let ${CONFIG_NAMESPACE}:aws.bucket create one)`));
+        problems.push(problem(["auditLogs", "bucket"], `is required for destination "s3" (or let ${CONFIG_NAMESPACE}:aws.bucket create one)`));
     }
     if (problems.length) throw new ConfigError(problems);
     return config;

@@ -7,10 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArchiveBucket } from "../aws/bucket";
 import { parseAwsConfig, type AwsConfig } from "../aws/config";
 import { St2Instance } from "../aws/instance";
-import { CONFIG_NAMESPACE, ConfigError } from "../config";
+import { CONFIG_NAMESPACE, ConfigError, type SshSettings } from "../config";
 import { ContentRollover, type AuditLogDestination, type ContentRolloverArgs, type AuditLogsCopied, type KeysMoved } from "./component";
 import { parseRolloverConfig, type RolloverConfig } from "./config";
-import type { SshOptions } from "./steps";
 
 export interface RolloverStackInput {
     /** Raw value of `st2-upgrade:rollover` (undefined when not set). */
@@ -20,7 +19,7 @@ export interface RolloverStackInput {
     /** The stack's SSH key (`sshPrivateKey`, or the content of `sshPrivateKeyPath`), for hosts without their own. */
     defaultKey?: pulumi.Input<string>;
     /** The stack's `ssh` settings. */
-    ssh?: SshOptions;
+    ssh?: SshSettings;
 }
 
 /** What `pulumi stack output --json` shows of a roll-over: counts, names and hashes, never a value. */

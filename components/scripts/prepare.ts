@@ -2,14 +2,12 @@
  * Steps that run while StackStorm still serves: they find problems and do slow work (downloads,
  * backups) before the outage begins.
  */
-import { keyListCalls, type PackageName } from "../catalog";
+import { keyListCalls, PACKAGE_NAMES } from "../catalog";
 import { refusedPackages } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
 import { queueEmptyLines } from "./migrations";
 import { iniGet, legPins, mistralDbUrl, versionGe } from "./library";
 import { bashArray, q } from "./shell";
-
-const ALL_PACKAGES: readonly PackageName[] = ["st2", "st2web", "st2chatops", "st2mistral", "bwc-enterprise", "st2enterprise"];
 
 /** Reachable, right distribution tools, the version the plan assumes, enough disk. Changes nothing. */
 export function preflight(ctx: StepContext): Step {
@@ -35,7 +33,7 @@ export function preflight(ctx: StepContext): Step {
         `  [ "$free" -ge ${settings.preflight.minFreeMb} ] || die "only $free MB free for $dir; preflight.minFreeMb asks for ${settings.preflight.minFreeMb} MB"`,
         `done`,
         `packages="" installed=()`,
-        `for p in ${ALL_PACKAGES.join(" ")}; do`,
+        `for p in ${PACKAGE_NAMES.join(" ")}; do`,
         `  v=$(pm_installed "$p")`,
         `  if [ -n "$v" ]; then packages+="\${packages:+,}\\"$p\\":\\"$v\\""; installed+=("$p"); fi`,
         `done`,

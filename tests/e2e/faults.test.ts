@@ -7,9 +7,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ensureToolchain } from "../support/engine";
-import { dropSshWhen, fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { assertNothingLost, inventory, labConfig, programStack, show, type ProgramStack, type UpResult } from "../support/program";
+import { ensureToolchain } from "../../lab/support/engine";
+import { dropSshWhen, fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { inventory } from "../../lab/support/inventory";
+import { assertNothingLost, labConfig, programStack, show, type ProgramStack, type UpResult } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 const PREFIX = "flt";

@@ -6,9 +6,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ensureToolchain } from "../support/engine";
-import { labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { inventory, programStack, show, type Inventory, type ProgramStack } from "../support/program";
+import { ensureToolchain } from "../../lab/support/engine";
+import { labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { inventory, type Inventory } from "../../lab/support/inventory";
+import { programStack, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 const PASSWORD = "Ch@ngeMe-rollover";

@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ensureToolchain, PROJECT_ROOT } from "../support/engine";
-import { labDown, labUp, sshdSessions, type LabHost } from "../support/lab";
-import { labConfig, programStack, type ProgramStack } from "../support/program";
+import { ensureToolchain, PROJECT_ROOT } from "../../lab/support/engine";
+import { labDown, labUp, sshdSessions, type LabHost } from "../../lab/support/lab";
+import { labConfig, programStack, type ProgramStack } from "../../lab/support/program";
 import { commands, fill, FIXTURE_HOST, FIXTURE_STACK, isSecret, plaintextOf, readFixture } from "../support/state-fixture";
 import type { Export } from "../../tools/state-shape";
 

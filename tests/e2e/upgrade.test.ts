@@ -2,9 +2,10 @@
 // (lab/double) with Debian's real Mistral on PostgreSQL. Nothing is mocked here.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ensureToolchain } from "../support/engine";
-import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { assertNothingLost, inventory, labConfig, programStack, show, type Inventory, type ProgramStack } from "../support/program";
+import { ensureToolchain } from "../../lab/support/engine";
+import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { inventory, type Inventory } from "../../lab/support/inventory";
+import { assertNothingLost, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 

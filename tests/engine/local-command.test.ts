@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { ensureToolchain, makeTempStack, PROJECT_ROOT } from "../support/engine";
+import { ensureToolchain, makeTempStack, PROJECT_ROOT } from "../../lab/support/engine";
 
 function linesOf(file: string): string[] {
   return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];

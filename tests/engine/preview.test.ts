@@ -7,8 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execFileSync } from "node:child_process";
-import { ensureToolchain } from "../support/engine";
-import { programStack, type ProgramStack } from "../support/program";
+import { ensureToolchain } from "../../lab/support/engine";
+import { programStack, type ProgramStack } from "../../lab/support/program";
 
 interface PreviewStep {
     op: string;

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { makeTempStack, PROJECT_ROOT, runPulumi } from "../support/engine";
+import { makeTempStack, PROJECT_ROOT, runPulumi } from "../../lab/support/engine";
 
 const MARKER = "st2-upgrade/toolchain/command-provider";
 const PROJECT_HOME = path.join(PROJECT_ROOT, ".toolchain", "home");

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { ensureToolchain, makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult } from "../support/engine";
+import { ensureToolchain, makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult } from "../../lab/support/engine";
 
 const SSHD = "/usr/sbin/sshd";
 

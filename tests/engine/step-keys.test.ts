@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { ensureToolchain, makeTempStack } from "../support/engine";
+import { ensureToolchain, makeTempStack } from "../../lab/support/engine";
 
 test("a step re-runs for new triggers with its new script, and never for a script change alone", { timeout: 20 * 60_000 }, (t) => {
     ensureToolchain();

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LOCAL_COMMAND, REMOTE_COMMAND, SECRET_SIG, SECRET_VALUE, type Export } from "../../tools/state-shape";
-import { PROJECT_ROOT } from "./engine";
+import { PROJECT_ROOT } from "../../lab/support/engine";
 
 export const FIXTURE = path.join(PROJECT_ROOT, "tests", "fixtures", "state-0.1.0.json");
 /** The stack and host names the fixture was made with (they are part of every URN). */

@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig } from "../../components/config";
+import { parseConfig } from "../../components/config";
+import { rejectsConfig } from "../support/config";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const host = { name: "st2-a", address: "10.0.0.11", user: "stackstorm", currentVersion: "2.0.1" };
 const good = { targetVersion: "3.9.0", hosts: [host], sshPrivateKey: KEY };
 
 /** Asserts that `raw` is rejected with exactly these problems, in this order. */
-function rejects(raw: Record<string, unknown>, problems: string[]): void {
-    assert.throws(
-        () => parseConfig(raw),
-        (e: unknown) => {
-            assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-            assert.deepEqual(e.problems, problems);
-            assert.equal(e.message, `invalid st2-upgrade configuration:\n  ${problems.join("\n  ")}`);
-            return true;
-        },
-    );
-}
+const rejects = (raw: Record<string, unknown>, problems: string[]) => rejectsConfig(() => parseConfig(raw), problems);
 
 describe("config", () => {
     it("fills every default of a minimal config", () => {
@@ -91,7 +82,7 @@ describe("config", () => {
     });
 
     it("rejects a misspelt setting", () => {
-        rejects({ ...good, rollout: { batchsize: 2 } }, ["st2-upgrade:rollout.batchsize is not a known setting (a typo?)"]);
+        rejects({ ...good, rollout: { batchsize: 2 } }, ["st2-upgrade:rollout.batchsize is not a known setting: did you mean st2-upgrade:rollout.batchSize?"]);
     });
 
     it("rejects a batch size of zero", () => {

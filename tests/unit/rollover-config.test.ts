@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseAwsConfig } from "../../components/aws/config";
-import { ConfigError } from "../../components/config";
+import { rejectsConfig } from "../support/config";
 import { parseRolloverConfig, type RolloverContext } from "../../components/rollover/config";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -10,14 +10,7 @@ const oldHost = { name: "st2-old", address: "10.0.0.11", user: "stackstorm", ver
 const newHost = { name: "st2-new", address: "10.0.0.21", user: "stackstorm", version: "3.9.0", st2: { username: "st2admin", password: "p4ss" } };
 const ctx: RolloverContext = { hasDefaultKey: true, awsInstance: false, awsBucket: false };
 
-function rejects(fn: () => unknown, problems: string[]): void {
-    assert.throws(fn, (e: unknown) => {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        assert.deepEqual(e.problems, problems);
-        assert.equal(e.message, `invalid st2-upgrade configuration:\n  ${problems.join("\n  ")}`);
-        return true;
-    });
-}
+const rejects = rejectsConfig;
 
 describe("rollover config", () => {
     it("fills every default of a minimal section", () => {
@@ -59,7 +52,7 @@ describe("rollover config", () => {
                 ),
             [
                 "st2-upgrade:rollover.oldHost.port must be a whole number from 1 to 65535. Example: 22",
-                "st2-upgrade:rollover.oldHost.typo is not a known setting (a typo?)",
+                "st2-upgrade:rollover.oldHost.typo is not a known setting (a typo?). Known settings here: name, port, user, sshPrivateKey, address, version, st2",
                 "st2-upgrade:rollover.newHost.st2.password must not contain % (st2's CLI config file would read it as an interpolation). Example: pulumi config set --secret --path 'rollover.newHost.st2.password' 'p4ss'",
                 `st2-upgrade:rollover.packs[0].name must be a pack ref: letters, digits and underscores. Example: "my_pack" (the pack's ref: letters, digits and underscores)`,
                 'st2-upgrade:rollover.packs[0].repoUrl must not contain a password: give the new host an SSH deploy key or a credential helper instead. Example: "https://git.example.com/st2/my_pack.git" or "git@git.example.com:st2/my_pack.git"',
@@ -147,6 +140,6 @@ describe("aws config", () => {
         rejects(() => parseAwsConfig({ instance: { ...instance, subnetId: "subnet-0123456789abcdef0" } }), [
             `st2-upgrade:aws.instance.vpcId is required with subnetId (the security group is created in the subnet's VPC). Example: "vpc-0123456789abcdef0" (the subnet's VPC)`,
         ]);
-        rejects(() => parseAwsConfig({ instanse: {} }), ["st2-upgrade:aws.instanse is not a known setting (a typo?)"]);
+        rejects(() => parseAwsConfig({ instanse: {} }), ["st2-upgrade:aws.instanse is not a known setting: did you mean st2-upgrade:aws.instance?"]);
     });
 });

@@ -13,22 +13,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import {
-    archivePipeScript,
-    archiveScript,
-    datastorePipeScript,
-    exportScript,
-    loadScript,
-    packCheckScript,
-    packsByRepo,
-    packsScript,
-    preflightScript,
-    verifyScript,
-    type AuditDestination,
-    type PipeContext,
-    type ScriptHost,
-    type SshEndpoint,
-} from "../../components/rollover/steps";
+import { archiveScript, exportScript, loadScript, packCheckScript, packsScript, preflightScript, type ScriptHost } from "../../components/rollover/host-scripts";
+import { archivePipeScript, datastorePipeScript, verifyScript, type AuditDestination, type PipeContext, type SshEndpoint } from "../../components/rollover/local-scripts";
+import { packsByRepo } from "../../components/rollover/packs";
 
 const CLI = path.resolve(__dirname, "../../components/rollover/convert-cli.js");
 const OLD: ScriptHost = { name: "st2-old", version: "2.0.1", configKey: "rollover.oldHost" };

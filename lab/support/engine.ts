@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LAB_PROJECT_ROOT } from "./lab";
 
 export interface PulumiResult {
   code: number;
@@ -15,17 +16,11 @@ export interface PulumiResult {
 export interface RunOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Written to pulumi's standard input (`pulumi config set --secret KEY < file`). */
+  input?: string;
 }
 
-/** The project root: the nearest folder above this file holding scripts/toolchain.sh. */
-export const PROJECT_ROOT: string = findRoot(__dirname);
-
-function findRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "scripts", "toolchain.sh"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no scripts/toolchain.sh above ${start}`);
-  }
-}
+export { LAB_PROJECT_ROOT as PROJECT_ROOT };
 
 const MAX_OUTPUT = 256 * 1024 * 1024;
 let toolchain: { bin: string } | undefined;
@@ -41,8 +36,8 @@ let toolchainError: Error | undefined;
 export function ensureToolchain(): string {
   if (toolchain) return toolchain.bin;
   if (toolchainError) throw toolchainError;
-  const run = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "toolchain.sh")], {
-    cwd: PROJECT_ROOT,
+  const run = spawnSync("bash", [path.join(LAB_PROJECT_ROOT, "scripts", "toolchain.sh")], {
+    cwd: LAB_PROJECT_ROOT,
     env: process.env,
     encoding: "utf8",
     maxBuffer: MAX_OUTPUT,
@@ -72,8 +67,8 @@ export function pulumiEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = { ...process.env, ...extra };
   const run = spawnSync(
     "bash",
-    ["-c", '. "$1/scripts/pulumi-env.sh" && st2_pulumi_env "$2" && env -0', "_", PROJECT_ROOT, bin],
-    { cwd: PROJECT_ROOT, env: base, encoding: "utf8", maxBuffer: MAX_OUTPUT },
+    ["-c", '. "$1/scripts/pulumi-env.sh" && st2_pulumi_env "$2" && env -0', "_", LAB_PROJECT_ROOT, bin],
+    { cwd: LAB_PROJECT_ROOT, env: base, encoding: "utf8", maxBuffer: MAX_OUTPUT },
   );
   if (run.status !== 0) throw new Error(`scripts/pulumi-env.sh failed:\n${run.stderr}`);
   const env: NodeJS.ProcessEnv = {};
@@ -89,6 +84,7 @@ export function runPulumi(args: readonly string[], options: RunOptions): PulumiR
   const run = spawnSync(path.join(ensureToolchain(), "pulumi"), [...args], {
     cwd: options.cwd,
     env: options.env,
+    input: options.input,
     encoding: "utf8",
     maxBuffer: MAX_OUTPUT,
   });
@@ -101,8 +97,8 @@ export interface TempStack {
   dir: string;
   stack: string;
   env: NodeJS.ProcessEnv;
-  /** `pulumi ARGS --non-interactive` in `dir` (the stack is selected there). */
-  pulumi(args: readonly string[]): PulumiResult;
+  /** `pulumi ARGS --non-interactive` in `dir` (the stack is selected there), `input` on its stdin. */
+  pulumi(args: readonly string[], input?: string): PulumiResult;
   /** Removes the project folder and its backend. */
   cleanup(): void;
 }
@@ -129,7 +125,7 @@ export function makeTempStack(options: TempStackOptions): TempStack {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, contents);
   }
-  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+  fs.symlinkSync(path.join(LAB_PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
 
   const stack = options.stack ?? "test";
   const env = pulumiEnv({
@@ -138,8 +134,8 @@ export function makeTempStack(options: TempStackOptions): TempStack {
     PULUMI_CONFIG_PASSPHRASE_FILE: undefined, // a user's passphrase file must not apply here
   });
   const cleanup = (): void => fs.rmSync(root, { recursive: true, force: true });
-  const pulumi = (args: readonly string[]): PulumiResult =>
-    runPulumi([...args, "--non-interactive"], { cwd: dir, env });
+  const pulumi = (args: readonly string[], input?: string): PulumiResult =>
+    runPulumi([...args, "--non-interactive"], { cwd: dir, env, input });
 
   const init = runPulumi(["stack", "init", stack, "--non-interactive"], { cwd: dir, env });
   if (init.code !== 0) {
