@@ -32,7 +32,7 @@ export interface Run {
 }
 
 /**
- * Runs `command` (bash) with the double's bin first on PATH, in new PID and mount namespaces where
+ * Runs `command` (bash) with the double's bin (of `install`, if given) first on PATH, in new PID and mount namespaces where
  * one process per line of `processes` runs first, its command line exactly that text (perl's `$0`).
  */
 export function runDouble(install: string, command: string, processes: string[] = [], env: Record<string, string> = {}): Run {
@@ -44,7 +44,7 @@ export function runDouble(install: string, command: string, processes: string[] 
         starts,
         `for _ in $(seq 1 200); do [ "$(find /var/log -maxdepth 1 -name 'up.*' | wc -l)" -ge ${processes.length} ] && break; sleep 0.05; done`,
         "set +e",
-        `PATH=${shellQuote(path.join(install, "bin"))}:$PATH`,
+        install ? `PATH=${shellQuote(path.join(install, "bin"))}:$PATH` : "",
         `( ${command} ) 2>&1`,
         "echo \"[exit code: $?]\"",
     ].join("\n");
