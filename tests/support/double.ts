@@ -12,7 +12,7 @@ import { LAB_PROJECT_ROOT } from "./lab";
 
 const SRC = path.join(LAB_PROJECT_ROOT, "lab", "double", "src", "st2double");
 
-/** A folder with `st2double/` (the double's modules, BUILD_INFO.json for VERSION) and `bin/st2ctl`. */
+/** A folder with `st2double/` (the double's modules, BUILD_INFO.json for VERSION) and `bin/st2ctl`, `bin/st2`. */
 export function doubleInstall(version: string, python: string): string {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `st2double-${version}-`));
     const lib = path.join(root, "st2double");
@@ -23,6 +23,7 @@ export function doubleInstall(version: string, python: string): string {
     const entry = (mod: string, fn: string) =>
         `#!/bin/sh\nexec python3 -c 'import sys; sys.path.insert(0, "${root}"); from st2double.${mod} import ${fn}; sys.exit(${fn}())' "$@"\n`;
     fs.writeFileSync(path.join(root, "bin", "st2ctl"), entry("ctl", "main"), { mode: 0o755 });
+    fs.writeFileSync(path.join(root, "bin", "st2"), entry("cli", "main"), { mode: 0o755 });
     return root;
 }
 

@@ -34,6 +34,13 @@ for (const [version, python] of VERSIONS) {
             install = doubleInstall(version, python);
         });
 
+        it("01: st2 --version (the Python is the double's, the transcript ran on Debian 12's 3.11.2)", () => {
+            const t = transcript(version, "01");
+            const r = runDouble(install, t.command);
+            assert.equal(r.stdout, t.output.replace(/on Python [0-9.]+/, `on Python ${python}`), t.file);
+            assert.equal(r.code, t.exitCode, t.file);
+        });
+
         for (const name of ["12", "12b", "13", "14"]) {
             it(`${name}: ${transcript(version, name).command}`, () => {
                 const t = transcript(version, name);
