@@ -24,6 +24,7 @@ export function doubleInstall(version: string, python: string): string {
         `#!/bin/sh\nexec python3 -c 'import sys; sys.path.insert(0, "${root}"); from st2double.${mod} import ${fn}; sys.exit(${fn}())' "$@"\n`;
     fs.writeFileSync(path.join(root, "bin", "st2ctl"), entry("ctl", "main"), { mode: 0o755 });
     fs.writeFileSync(path.join(root, "bin", "st2"), entry("cli", "main"), { mode: 0o755 });
+    fs.writeFileSync(path.join(root, "bin", "st2-register-content"), entry("ctl", "register_main"), { mode: 0o755 });
     return root;
 }
 
@@ -42,9 +43,13 @@ export function runDouble(install: string, command: string, processes: string[] 
     const script = [
         "set -e",
         "mount -t tmpfs none /var/log",
+        // the double keeps its "MongoDB" under /var/lib/st2-double
+        "mount -t tmpfs none /var/lib",
         starts,
         `for _ in $(seq 1 200); do [ "$(find /var/log -maxdepth 1 -name 'up.*' | wc -l)" -ge ${processes.length} ] && break; sleep 0.05; done`,
         "set +e",
+        // st2ctl runs st2-register-content from the packaged path
+        install ? `mount -t tmpfs none /opt && mkdir -p /opt/stackstorm/st2/bin && ln -s ${shellQuote(path.join(install, "bin", "st2-register-content"))} /opt/stackstorm/st2/bin/` : "",
         install ? `PATH=${shellQuote(path.join(install, "bin"))}:$PATH` : "",
         `( ${command} ) 2>&1`,
         "echo \"[exit code: $?]\"",

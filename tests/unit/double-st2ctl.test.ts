@@ -59,6 +59,22 @@ for (const [version, python] of VERSIONS) {
             assert.deepEqual(r.stdout.split("\n").filter(Boolean).sort(), recorded.sort());
         });
 
+        it("40: st2ctl reload --register-all", () => {
+            // Same lines in the same order; what differs on purpose: times, the counts (the double
+            // ships core, packs and linux with fewer actions and no sensors, rules or aliases), and
+            // the port (the recording's FerretDB listened on 27117, a packaged MongoDB on 27017) and
+            // 3.8.1's database name (st2tx381 there, packaged st2.conf has st2).
+            const t = transcript(version, "40");
+            const norm = (s: string) => pids(s)
+                .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} /gm, "<time> ")
+                .replace(/^(<time> INFO \[-\] (Registered|)\s*)\d+ /gm, "$1<n> ")
+                .replaceAll("127.0.0.1:27117", "127.0.0.1:27017")
+                .replaceAll('database "st2tx381"', 'database "st2"');
+            const r = runDouble(install, t.command, recordedProcesses(version));
+            assert.equal(norm(r.stdout), norm(packaged(t.output)), t.file);
+            assert.equal(r.code, t.exitCode, t.file);
+        });
+
         // Each scenario: which recorded processes run (from the transcript's own comment). 10b has
         // none: 3.8.1's was recorded after three services were stopped for 11, 3.9.0's before.
         const threeStopped = (all: string[]) => without(all, "st2garbagecollector", "st2timersengine", "st2sensorcontainer");

@@ -250,7 +250,9 @@ def reload(flags):
             return 1
     if not flags or flags == ['--verbose']:
         flags = default_reload_flags() + flags
-    print('Registering content...[flags = --config-file %s %s]' % (c.ST2_CONF, ' '.join(flags)))
+    # st2 v2.5.0 st2ctl added the --config-file to this line
+    shown = ['--config-file', c.ST2_CONF] + flags if c.at_least('2.5') else flags
+    print('Registering content...[flags = %s]' % ' '.join(shown))
     sys.stdout.flush()
     return subprocess.call([c.ST2_BIN + '/st2-register-content', '--config-file', c.ST2_CONF]
                            + flags)
@@ -331,8 +333,49 @@ def main(argv=None):
 # --------------------------------------------------------------------------- register
 
 def _log(msg, level='INFO'):
-    print('%s %s [-] %s' % (time.strftime('%Y-%m-%d %H:%M:%S'), level, msg))
+    # oslo.log's format as st2-register-content prints it: `2026-11-27 20:28:13,692 INFO [-] msg`
+    now = time.time()
+    print('%s,%03d %s [-] %s' % (time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now)),
+                                 int(now * 1000) % 1000, level, msg))
     sys.stdout.flush()
+
+
+# What st2-register-content registers and how it says so, per release (st2 <tag>:
+# st2common/st2common/content/bootstrap.py, register_content() and register_<kind>()):
+# --register-all order triggers sensors runners actions rules aliases policies configs; triggers
+# and configs from 1.5 (v1.5.0), runners from 2.1 (v2.1.0); "N <kind> had their metadata
+# overridden." after sensors, actions, rules, aliases from 3.7 (v3.7.0); policies print policy types
+# first. st2common/st2common/models/db/__init__.py: "Successfully connected …" from 2.8 (v2.8.0).
+REGISTER_KINDS = [('triggers', '1.5'), ('sensors', '1.0'), ('runners', '2.1'), ('actions', '1.0'),
+                  ('rules', '1.0'), ('aliases', '1.0'), ('policies', '1.0'), ('configs', '1.5')]
+OVERRIDABLE = ('sensors', 'actions', 'rules', 'aliases')
+
+
+def _section(title):
+    _log('=========================================================')
+    _log(('############## Registering %s ' % title).ljust(57, '#'))
+    _log('=========================================================')
+
+
+def _register_kind(kind, failures):
+    """Registers one kind like bootstrap.register_<kind>(): header, work, count lines."""
+    if kind == 'policies':
+        _section('policy types')
+        _log('Registered %d policy types.' % 0)
+    _section(kind)
+    n = 0
+    if kind == 'runners':
+        n = content.register_runners()
+    elif kind == 'actions':
+        for d in content.all_pack_dirs():
+            try:
+                n += content.register_pack(d)[1]
+            except (OSError, ValueError) as e:
+                failures.append(d)
+                _log('Failed to register pack "%s": %s' % (d, e), 'WARNING')
+    _log('Registered %d %s.' % (n, kind))
+    if kind in OVERRIDABLE and c.at_least('3.7'):
+        _log('0 %s had their metadata overridden.' % kind)
 
 
 def register_main(argv=None):
@@ -346,41 +389,33 @@ def register_main(argv=None):
     fail_on_failure = getattr(a, 'register_fail_on_failure', False) or (
         c.at_least('2.5') and not getattr(a, 'register_no_fail_on_failure', False))
     cp = c.load_config(a.config_file or c.ST2_CONF)
-    user = c.conf_get(cp, 'database', 'username')
-    _log('Connecting to database "st2" @ "127.0.0.1:27017"%s.' %
-         (' as user "%s"' % user if user else ''))
+    target = 'database "st2" @ "127.0.0.1:27017" as user "%s".' % (
+        c.conf_get(cp, 'database', 'username') or None)
+    _log('Connecting to %s' % target)
     try:
         c.check_db()
     except c.DBError as e:
         _log(str(e), 'CRITICAL')
         return 1
-    everything = a.register_all
-    failures = 0
+    if c.at_least('2.8'):
+        _log('Successfully connected to %s' % target)
+    kinds = [k for k, since in REGISTER_KINDS if c.at_least(since)]
+    if a.register_all:
+        todo = kinds
+    else:
+        todo = [k for k in kinds if getattr(a, 'register_%s' % k, False)]
+        # actions need their runners (bootstrap.register_content, "Otherwise, actions will complain")
+        if 'actions' in todo and 'runners' in kinds and 'runners' not in todo:
+            todo.insert(todo.index('actions'), 'runners')
+    failures = []
     with c.db_lock():
-        if getattr(a, 'register_runners', False) or (everything and c.at_least('2.1')):
-            _log('=========================================================')
-            _log('############## Registering runners ######################')
-            _log('Registered %d runners.' % content.register_runners())
-        if everything or a.register_actions or a.register_sensors or \
-                getattr(a, 'register_triggers', False) or a.register_aliases or \
-                a.register_rules or a.register_policies or getattr(a, 'register_configs', False):
-            n_packs = n_actions = 0
-            for d in content.all_pack_dirs():
-                try:
-                    _, n = content.register_pack(d)
-                    n_packs += 1
-                    n_actions += n
-                except (OSError, ValueError) as e:
-                    failures += 1
-                    _log('Failed to register pack "%s": %s' % (d, e), 'WARNING')
-            _log('############## Registering actions ######################')
-            _log('Registered %d actions (from %d packs).' % (n_actions, n_packs))
-            for kind in ('sensors', 'triggers', 'aliases', 'rules', 'policies', 'configs'):
-                if everything or getattr(a, 'register_%s' % kind, False):
-                    _log('Registered 0 %s.' % kind)
+        for kind in todo:
+            _register_kind(kind, failures)
         recreate = getattr(a, 'register_recreate_virtualenvs', False)
         if a.register_setup_virtualenvs or recreate:
-            _log('############## Setting up virtualenvs ###################')
+            _log('=========================================================')
+            _log('########### Setting up virtual environments #############')
+            _log('=========================================================')
             n = 0
             for d in content.all_pack_dirs():
                 ref = content.pack_meta(d)['ref']
