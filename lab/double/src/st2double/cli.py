@@ -193,37 +193,47 @@ def scope_arg(p, default):
 
 
 def key_list(a):
+    """Like the real API and client: documents in the database's natural (insertion) order, as the
+    3.8.1/3.9.0 transcripts show (31-*, 33-*); `--scope all` (3.0+) is the system keys, limited,
+    followed by the user's keys, limited again (st2 v3.0.1 and v3.9.0
+    st2api/st2api/controllers/v1/keyvalue.py get_all), with no "only first" note (no total count);
+    -j/-y print the list reversed (st2client/commands/keyvalue.py run_and_print, from v2.2.0)."""
     user = call('/v1/keys')
     docs = kv.live_docs()
     scope = getattr(a, 'scope', None)
+    limit = getattr(a, 'limit', None)
+    lim = (lambda ds: ds[:limit]) if limit is not None and limit > 0 else (lambda ds: ds)
+    total = None
+    if a.prefix:
+        docs = [d for d in docs if d['name'].startswith(a.prefix)]
     if kv.era() != 'v14':
         if scope not in kv.cli_scopes():
             raise CLIError('400 Client Error: Bad Request\nMESSAGE: Invalid scope: %s' % scope)
-        if scope == 'all':
-            docs = [d for d in docs if d['scope'] == kv.system_scope() or
-                    d['scope'] == kv.user_scope()]
+        mine = [d for d in docs if d['scope'] == kv.user_scope() and d.get('user') == user]
+        system = [d for d in docs if d['scope'] == kv.system_scope()]
+        if scope == 'all' and c.at_least('3.0'):
+            docs = lim(system) + lim(mine)
         else:
-            fs = kv.full_scope(scope)
-            docs = [d for d in docs if d['scope'] == fs and
-                    (fs != kv.user_scope() or d.get('user') == user)]
-    if a.prefix:
-        docs = [d for d in docs if d['name'].startswith(a.prefix)]
-    docs.sort(key=lambda d: (d.get('scope') or '', d.get('user') or '', d['name']))
-    total = len(docs)
-    limit = getattr(a, 'limit', None)
-    if limit is not None and limit > 0:
-        docs = docs[:limit]
+            if scope == 'all':
+                docs = [d for d in docs if d['scope'] in (kv.system_scope(), kv.user_scope())]
+            else:
+                docs = mine if kv.full_scope(scope) == kv.user_scope() else system
+            total = len(docs)
+            docs = lim(docs)
+    else:
+        total = len(docs)
+        docs = lim(docs)
     try:
         rows = [kv.api_view(d, decrypt=getattr(a, 'decrypt', False)) for d in docs]
     except c.CryptoError as e:
         raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s' % e)
     if a.json:
-        dump_json(rows)
+        dump_json(rows[::-1] if c.at_least('2.2') else rows)
     else:
         cols = ['name', 'value', 'expire_timestamp'] if kv.era() == 'v14' else \
             ['name', 'value', 'secret', 'encrypted', 'scope', 'user', 'expire_timestamp']
         table(rows, cols)
-        if limit is not None and 0 < limit < total:
+        if total is not None and limit is not None and 0 < limit < total:
             sys.stderr.write('Note: Only first %d key value pairs are displayed. Use -n/--last '
                              'flag for more results.\n' % limit)
 
