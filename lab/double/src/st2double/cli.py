@@ -249,7 +249,9 @@ def key_get(a):
     user = call('/v1/keys/%s' % a.name)
     d = _get_doc(a.name, getattr(a, 'scope', None), user)
     if d is None:
-        raise CLIError('Key Value Pair "%s" is not found.' % a.name)
+        # resource.py print_not_found, then the shell's error (38d-key-get-missing.txt)
+        print('Key Value Pair "%s" is not found.\n' % a.name)
+        raise CLIError('Resource %s not found.' % a.name)
     try:
         view = kv.api_view(d, decrypt=getattr(a, 'decrypt', False))
     except c.CryptoError as e:
@@ -687,9 +689,8 @@ def main(argv=None):
     try:
         rc = a.fn(a)
         return rc or 0
-    except CLIError as e:
-        sys.stderr.write('ERROR: %s\n' % e)
-        return 1
-    except (c.DBError, ValueError, KeyError) as e:
-        sys.stderr.write('ERROR: %s\n' % e)
+    except (CLIError, c.DBError, ValueError, KeyError) as e:
+        # st2client's shell prints every error on stdout, then a blank line (st2 v1.4.0 … v3.9.0
+        # st2client/st2client/shell.py: print('ERROR: %s\n' % e)); the 3.8.1/3.9.0 transcripts agree
+        print('ERROR: %s\n' % e)
         return 1
