@@ -256,11 +256,13 @@ def key_get(a):
         view = kv.api_view(d, decrypt=getattr(a, 'decrypt', False))
     except c.CryptoError as e:
         raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s' % e)
+    # the client shows only KeyValuePairGetCommand.display_attributes, which never had `user`
+    # (st2 v1.5.0 … v3.8.1 st2client/commands/keyvalue.py; 38c transcript)
+    view.pop('user', None)
     if a.json:
         dump_json(view)
     else:
-        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'user',
-                          'expire_timestamp'])
+        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'expire_timestamp'])
 
 
 def _store(name, value, scope, user, secret=False, encrypted_value=None, ttl=None):
@@ -285,11 +287,13 @@ def key_set(a):
     except c.CryptoError as e:
         raise CLIError('400 Client Error: Bad Request\nMESSAGE: %s' % e)
     view = kv.api_view(doc)
+    # the client shows only KeyValuePairGetCommand.display_attributes, which never had `user`
+    # (st2 v1.5.0 … v3.8.1 st2client/commands/keyvalue.py; 38c transcript)
+    view.pop('user', None)
     if a.json:
         dump_json(view)
     else:
-        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'user',
-                          'expire_timestamp'])
+        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'expire_timestamp'])
 
 
 def key_delete(a):
