@@ -79,6 +79,32 @@ describe("the double on lab hosts = real StackStorm", { timeout: 30 * MINUTES },
             });
         }
 
+        it(`${version} 42, 43b: st2 run core.local -- date -R, as text (colours with TERM=xterm) and with -j before the ref`, () => {
+            // the transcripts were taken with TERM set, so st2 coloured them; over SSH without a tty
+            // TERM is unset and neither real st2 nor the double colours anything
+            const varying = (s: string) => s
+                .replace(/[0-9a-f]{24}/g, "<id>")
+                .replace(/\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d (UTC|\+0000)/g, "<date>")
+                .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, "<iso>");
+            for (const name of ["42", "43b"]) {
+                const t = transcript(version, name);
+                const r = sshRun(hosts.get(version)!, `sudo env TERM=xterm ${t.command}`);
+                assert.equal(varying(r.stdout), varying(t.output), t.file);
+                assert.equal(r.code, t.exitCode, t.file);
+            }
+        });
+
+        it(`${version} 43, 43c: -j after the action ref is an argument error (exit 2)`, () => {
+            // the usage text above the error lists the real client's every option and command; the
+            // double's parser has fewer, so only the error line and the exit code are compared
+            for (const name of ["43", "43c"]) {
+                const t = transcript(version, name);
+                const r = sshRun(hosts.get(version)!, `sudo ${t.command}`);
+                assert.equal(r.code, t.exitCode, t.file);
+                assert.equal(r.stderr.trimEnd().split("\n").pop(), t.output.trimEnd().split("\n").pop(), t.file);
+            }
+        });
+
         it(`${version} 10: st2ctl status of the double's own services (no st2chatops installed)`, () => {
             const t = transcript(version, "10");
             const pids = (s: string) => s.replace(/ PID: \d+$/gm, " PID: <pid>");

@@ -3,6 +3,7 @@ import argparse
 import base64
 import configparser
 import hashlib
+import datetime
 import json
 import os
 import re
@@ -429,23 +430,54 @@ def parse_run_params(tokens):
     return params
 
 
+# st2client's colours (st2client/utils/color.py, every tag since 1.4): only when TERM names one of
+# these terminals -- over SSH without a tty TERM is unset and nothing is coloured.
+ANSI_TERMS = ('xterm', 'xterm-color', 'screen', 'vt100', 'vt100-color', 'xterm-256color')
+STATUS_COLORS = {'succeeded': '\033[92m', 'delayed': '\033[94m', 'failed': '\033[91m',
+                 'timeout': '\033[33m', 'running': '\033[93m'}
+
+
+def colorize(value, color):
+    if os.environ.get('ST2_COLORIZE') or \
+            os.environ.get('TERM', '').lower() not in ANSI_TERMS:
+        return value
+    return '%s%s\033[0m' % (color, value)
+
+
+def format_status(value):
+    return colorize(value, STATUS_COLORS.get(value, '\033[93m'))
+
+
+def format_time(iso):
+    if not iso:
+        return ''
+    dt = datetime.datetime.strptime(iso[:19], '%Y-%m-%dT%H:%M:%S')
+    return dt.strftime('%a, %d %b %Y %H:%M:%S UTC')
+
+
 def print_execution(d):
+    """What `st2 run` prints when the execution is done: st2client's ExecutionResultFormatter with
+    ActionRunCommand's attribute_display_order (same at every tag from v1.4.0 to v3.9.0); the
+    status transform runs twice from 3.5 (v3.5.0 formatters/execution.py), wrapping the colour in
+    yellow, as the 3.8.1/3.9.0 transcripts show (42-st2-run-core-local-date.txt)."""
     print('.')
-    print('id: %s' % d['_id'])
-    print('status: %s' % d['status'])
-    print('parameters: ')
-    for line in yamlish(d.get('parameters') or {}, 1):
-        print(line)
-    res = executions.get_result(d)
-    print('result: ')
-    if isinstance(res, dict):
-        for line in yamlish(res, 1):
-            print(line)
-    elif res is not None:
-        print('  %s' % res)
+    view = execution_view(d)
+    status = format_status(view['status'])
+    if c.at_least('3.5'):
+        status = format_status(status)
+    values = [('id', view['id']), ('action.ref', view['action']['ref']),
+              ('context.user', view['context'].get('user')), ('parameters', view['parameters']),
+              ('status', status), ('start_timestamp', format_time(view['start_timestamp'])),
+              ('end_timestamp', format_time(view['end_timestamp'])), ('result', view['result'])]
+    for attr, value in values:
+        if isinstance(value, dict):
+            value = '\n' + '\n'.join(yamlish(value, 1)) if value else '{}'
+        elif value is None:
+            value = ''
+        print('%s: %s' % (colorize(attr, '\033[94m'), value))
 
 
-def run_action(ref, params, async_=False, timeout=None):
+def run_action(ref, params, async_=False, timeout=None, as_json=False):
     user = call('/v1/executions', 'POST')
     try:
         doc = executions.create(ref, params, user)
@@ -460,7 +492,11 @@ def run_action(ref, params, async_=False, timeout=None):
     while time.time() - t0 < timeout:
         d = executions.find(doc['_id'])
         if d and d['status'] in ('succeeded', 'failed', 'timeout', 'canceled', 'abandoned'):
-            print_execution(d)
+            if as_json:
+                print()
+                dump_json(execution_view(d))
+            else:
+                print_execution(d)
             return 0 if d['status'] == 'succeeded' else 1
         time.sleep(0.2)
     d = executions.find(doc['_id']) or doc
@@ -471,7 +507,7 @@ def run_action(ref, params, async_=False, timeout=None):
 
 
 def cmd_run(a):
-    return run_action(a.ref, parse_run_params(a.params), async_=a.async_)
+    return run_action(a.ref, parse_run_params(a.params), async_=a.async_, as_json=a.json)
 
 
 def execution_view(d):
@@ -632,7 +668,10 @@ def build_parser():
 
     q = sub.add_parser('run')
     q.add_argument('ref')
-    q.add_argument('params', nargs=argparse.REMAINDER)
+    # nargs='*' as st2client's ActionRunCommand: options go before the ref, and
+    # `st2 run core.local -j -- date -R` fails like the real one (43b transcript)
+    q.add_argument('params', nargs='*')
+    out_args(q)
     q.add_argument('-a', '--async', dest='async_', action='store_true')
     q.set_defaults(fn=cmd_run)
 
