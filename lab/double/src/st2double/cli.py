@@ -377,9 +377,10 @@ def key_load(a):
             continue
         if not isinstance(value, str):
             if not a.convert:
-                raise CLIError('Item "%s" has a value that is not a string. Either pass in '
-                               '"-c, --convert" to convert it to a JSON string, or convert '
-                               'it manually.' % name)
+                # st2 v2.6.0 … v3.9.0 st2client/commands/keyvalue.py (65 transcript)
+                raise CLIError("Item '%s' has a value that is not a string. Either pass in the "
+                               "-c/--convert option to convert non-string types to JSON strings "
+                               "automatically, or convert the data to a string in the file" % name)
             value = json.dumps(value)
         scope = item.get('scope') or 'system'
         secret = bool(item.get('secret', False))
@@ -399,13 +400,17 @@ def key_load(a):
         except c.CryptoError as e:
             raise CLIError('400 Client Error: Bad Request\nMESSAGE: Failed to verify the '
                            'encrypted value of "%s": %s' % (name, e))
-        v = kv.api_view(doc)
-        v['id'] = name
-        out.append(v)
+        # the client prints what it sent, not what the API stored (st2 v2.6.0 … v3.9.0
+        # st2client/commands/keyvalue.py KeyValuePairLoadCommand; 61, 63 transcripts)
+        sent = {'name': name, 'value': value, 'scope': scope}
+        for k, v in (('user', item.get('user')), ('secret', secret), ('ttl', item.get('ttl'))):
+            if v:
+                sent[k] = v
+        out.append(sent)
     if a.json:
         dump_json(out)
     else:
-        table(out, ['id', 'name', 'value'])
+        table(out, ['name', 'value', 'secret', 'scope', 'user', 'ttl'])
 
 
 # --------------------------------------------------------------------------- run / executions
