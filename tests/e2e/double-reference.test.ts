@@ -7,8 +7,7 @@
  * - `st2ctl status` of the double's own service processes against the recorded all-running status;
  * - st2_processes and st2ctl_down (what stop and verify use) on a 3.8.1 host without st2chatops and
  *   on a 3.2.0 host whose Mistral runs as st2mistral ran it (gunicorn for the API).
- * The table forms (31, 32) are compared by their rows' names and order: real st2client wraps long
- * values onto extra lines to fit the terminal, which the double does not imitate.
+ * The table forms (31, 32) are compared byte for byte without the rows of encrypted values.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -26,6 +25,20 @@ function norm(text: string): string {
     return text
         .replace(/"value": "[0-9A-F]{32,}"/g, '"value": "<ciphertext>"')
         .replace(/"expire_timestamp": "[^"]+"/g, '"expire_timestamp": "<time>"');
+}
+
+/** A key table without the rows (with their wrapped continuation lines) of encrypted values. */
+function withoutCiphertextRows(table: string): string {
+    const out: string[] = [];
+    let drop = false;
+    for (const line of table.split("\n")) {
+        const cells = line.split("|").map((x) => x.trim());
+        if (cells.length > 4 && cells[1] !== "") drop = cells[4] === "True";
+        else if (!line.startsWith("|")) drop = false;
+        // the TTL key's expiry time is the host's own: keep the shape, not the digits
+        if (!drop) out.push(cells.length > 7 ? line.replace(/[^|]*\|$/, (last) => last.replace(/\d/g, "9").replace(/\b[A-Z][a-z]{2}\b/g, "Xxx")) : line);
+    }
+    return out.join("\n");
 }
 
 /** The recorded seed calls, in the recorded (shuffled) order. */
@@ -68,14 +81,13 @@ describe("the double on lab hosts = real StackStorm", { timeout: 30 * MINUTES },
         }
 
         for (const name of ["31", "32"]) {
-            it(`${version} ${name}: ${transcript(version, name).command} lists the same keys in the same order`, () => {
-                // the rows' names only: real st2client wraps long values onto extra table lines
-                const names = (table: string) => [...table.matchAll(/^\| ([a-z_0-9]+) +\|/gm)].map((m) => m[1]).filter((n) => n !== "name");
+            it(`${version} ${name}: ${transcript(version, name).command} (table)`, () => {
+                // byte for byte but the rows of encrypted values: their ciphertexts (AES in real
+                // st2) differ in length, so they wrap onto another number of lines
                 const t = transcript(version, name);
                 const r = sshRun(hosts.get(version)!, `sudo ${t.command}`);
                 assert.equal(r.code, t.exitCode);
-                assert.deepEqual(names(r.stdout), names(t.output), t.file);
-                assert.equal(r.stderr, "", "no 'only the first 50' note with the default --scope all");
+                assert.equal(withoutCiphertextRows(r.stderr + r.stdout), withoutCiphertextRows(t.output), t.file);
             });
         }
 

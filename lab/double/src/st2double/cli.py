@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import sys
+import textwrap
 import time
 
 from . import common as c
@@ -145,13 +146,57 @@ def fmt(v):
     return str(v)
 
 
+def terminal_columns():
+    """st2client's get_terminal_size_columns (st2 v3.0.1 … v3.9.0 st2client/utils/terminal.py):
+    COLUMNS, a tty's size, else 150; from 3.5 every failed probe writes an empty line on stderr
+    (fds 0-2 and the controlling terminal: four without any tty, as in the 3.8.1/3.9.0 tables)."""
+    if os.environ.get('COLUMNS', '').isdigit():
+        return int(os.environ['COLUMNS'])
+    import fcntl
+    import struct
+    import termios
+    probes = [lambda fd=fd: fd for fd in (0, 1, 2)] + [lambda: os.open(os.ctermid(), os.O_RDONLY)]
+    for probe in probes:
+        try:
+            fd = probe()
+            return struct.unpack('hh', fcntl.ioctl(fd, termios.TIOCGWINSZ, b'1234'))[1]
+        except OSError:
+            if c.at_least('3.5'):
+                sys.stderr.write('\n')
+    return 150
+
+
+def _wrap(text, width):
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width) or ['']
+
+
 def table(rows, cols):
+    """st2client's MultiColumnTable on PrettyTable (st2 v3.0.1 … v3.9.0
+    st2client/formatters/table.py): each column at most floor(columns / number of columns) wide
+    (an `id` first column never wraps), longer values wrapped onto more lines, left-aligned."""
     cells = [[fmt(r.get(col)) for col in cols] for r in rows]
-    widths = [max([len(col)] + [len(x[i]) for x in cells]) for i, col in enumerate(cols)]
+    if c.at_least('3.0'):
+        total = terminal_columns()
+        if cols[0] == 'id':
+            first = max([26] + [len(x[0]) for x in cells])
+            width = (total - first) // len(cols)
+        else:
+            first = width = total // len(cols)
+        limits = [first] + [24 if col == 'status' else width for col in cols[1:]]
+    else:
+        limits = [10 ** 6] * len(cols)
+    wrapped = [[_wrap(v, lim) for v, lim in zip(x, limits)] for x in cells]
+    # PrettyTable sizes a column by its longest unwrapped value, capped at the limit
+    widths = [min(lim, max([len(col)] + [len(x[i]) for x in cells]))
+              for i, (col, lim) in enumerate(zip(cols, limits))]
     sep = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
     out = [sep, '| ' + ' | '.join(col.ljust(w) for col, w in zip(cols, widths)) + ' |', sep]
-    for x in cells:
-        out.append('| ' + ' | '.join(v.ljust(w) for v, w in zip(x, widths)) + ' |')
+    for x in wrapped:
+        for k in range(max(len(v) for v in x)):
+            out.append('| ' + ' | '.join((v[k] if k < len(v) else '').ljust(w)
+                                         for v, w in zip(x, widths)) + ' |')
     out.append(sep)
     print('\n'.join(out))
 
@@ -233,7 +278,8 @@ def key_list(a):
     else:
         cols = ['name', 'value', 'expire_timestamp'] if kv.era() == 'v14' else \
             ['name', 'value', 'secret', 'encrypted', 'scope', 'user', 'expire_timestamp']
-        table(rows, cols)
+        # KeyValuePairListCommand.attribute_transform_functions (st2client, 3.x)
+        table([dict(r, expire_timestamp=format_time(r.get('expire_timestamp'))) for r in rows], cols)
         if total is not None and limit is not None and 0 < limit < total:
             sys.stderr.write('Note: Only first %d key value pairs are displayed. Use -n/--last '
                              'flag for more results.\n' % limit)
