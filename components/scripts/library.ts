@@ -26,20 +26,60 @@ export const iniEdit = `ini_edit() {
   rm -f "$tmp"
 }`;
 
-/** Service names of StackStorm and Mistral, as they appear at the start of a process command line. */
-const SERVICE_PROCESSES = [
+/**
+ * Services that run as `[<interpreter>] <path>/bin/<name> …`: st2's own scripts (real st2 3.8.1 and
+ * 3.9.0 recordings, 20-ps-args-st2-services.txt: `/opt/stackstorm/st2/bin/python3
+ * /opt/stackstorm/st2/bin/st2actionrunner --config-file /etc/st2/st2.conf`) and Mistral's engine
+ * (`/opt/stackstorm/mistral/bin/mistral-server --server engine,executor …`, st2-packages 8c4b0be
+ * packages/st2mistral/debian/mistral-server.init).
+ */
+const SERVICE_SCRIPTS = [
     "st2actionrunner", "st2api", "st2stream", "st2auth", "st2garbagecollector", "st2notifier",
     "st2resultstracker", "st2rulesengine", "st2sensorcontainer", "st2workflowengine",
-    "st2timersengine", "st2scheduler", "mistral-server", "mistral-api",
+    "st2timersengine", "st2scheduler", "mistral-server",
 ];
 
 /**
- * Lists running StackStorm and Mistral processes. Anchored at the start of the command line
- * (optionally behind an interpreter or gunicorn) so that this very script, whose text names the
- * services, never matches itself.
+ * Services served by gunicorn, found by the WSGI module among its arguments: packaged st2api, st2auth,
+ * st2stream run `/opt/stackstorm/st2/bin/gunicorn st2api.wsgi:application -k eventlet …` (st2-packages
+ * packages/st2/debian/st2api.service), Mistral's API `/opt/stackstorm/mistral/bin/gunicorn --log-file
+ * /var/log/mistral/mistral-api.log -b 127.0.0.1:8989 -w 2 mistral.api.wsgi …` (st2-packages 8c4b0be
+ * packages/st2mistral/debian/mistral-api.init): the module comes after other options, never right
+ * after `gunicorn`.
+ */
+const WSGI_MODULES = ["st2api", "st2auth", "st2stream", "mistral\\.api"];
+
+/**
+ * Lists running StackStorm and Mistral processes, sensor processes (st2's sensor_wrapper.py) included.
+ * Anchored at the start of the command line (optionally behind an interpreter) so that this very
+ * script, whose text names the services, never matches itself.
  */
 export const st2Processes = `st2_processes() {
-  pgrep -af '^([^ ]*/)?(python[0-9.]* +)?([^ ]*/)?(gunicorn +)?(${SERVICE_PROCESSES.join("|")})([ .]|$)' || true
+  pgrep -af '^([^ ]*/)?(python[0-9.]* +)?([^ ]*/)?((${SERVICE_SCRIPTS.join("|")}|sensor_wrapper\\.py)( |$)|gunicorn( .*)? (${WSGI_MODULES.join("|")})\\.wsgi)' || true
+}`;
+
+/**
+ * Reads \`st2ctl status\` on stdin and prints the services that are not running and are installed.
+ * st2ctl prints a line for every component of its list, installed or not (st2chatops from 1.5,
+ * Mistral until 3.2: st2 tags' st2common/bin/st2ctl; real 3.8.1/3.9.0 transcripts 10-*, 11-*), so
+ * st2chatops counts only with the st2chatops package and Mistral only with st2mistral. No status
+ * line at all is itself an answer. Needs pm_installed.
+ */
+export const st2ctlDown = `st2ctl_down() {
+  local line svc seen=""
+  while IFS= read -r line; do
+    case "$line" in
+      *" PID: "*) seen=1; continue ;;
+      *" is not running.") seen=1; svc=\${line% is not running.} ;;
+      *) continue ;;
+    esac
+    case "$svc" in
+      st2chatops) [ -n "$(pm_installed st2chatops)" ] || continue ;;
+      mistral-server|mistral-api|mistral.api) [ -n "$(pm_installed st2mistral)" ] || continue ;;
+    esac
+    printf '%s\\n' "$svc"
+  done
+  [ -n "$seen" ] || echo "(st2ctl status printed no service line)"
 }`;
 
 export const serviceExists = `service_exists() {

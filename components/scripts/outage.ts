@@ -1,7 +1,7 @@
 /** Steps that run while StackStorm is stopped: the outage is exactly stop -> start. */
 import type { PackageLeg } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
-import { legPins, serviceExists, st2Processes, versionGe } from "./library";
+import { legPins, serviceExists, st2ctlDown, st2Processes, versionGe } from "./library";
 import { q } from "./shell";
 
 /** Stops every service and waits until no StackStorm or Mistral process is left. */
@@ -58,8 +58,8 @@ export function start(ctx: StepContext): Step {
 }
 
 /**
- * Every package at the target, `st2 --version` agreeing, every service running, and a real action
- * run: StackStorm has no health endpoint, so a smoke execution is the proof.
+ * Every package at the target, `st2 --version` agreeing, every installed service running, and a real
+ * action run: StackStorm has no health endpoint, so a smoke execution is the proof.
  */
 export function verify(ctx: StepContext): Step {
     const { plan, settings } = ctx;
@@ -76,7 +76,7 @@ export function verify(ctx: StepContext): Step {
         `case "$cli" in "st2 ${plan.to}"|"st2 ${plan.to},"*) ;; *) die "st2 --version says '$cli', expected ${plan.to}" ;; esac`,
         `deadline=$((SECONDS + ${settings.verify.settleSeconds}))`,
         `while :; do`,
-        `  down=$(st2ctl status 2>&1 | grep -i 'not running' || true)`,
+        `  down=$(st2ctl status 2>&1 | st2ctl_down || true)`,
         `  if [ -z "$down" ] && smoke=$(${settings.verify.smokeCommand} 2>&1); then break; fi`,
         `  if [ "$SECONDS" -ge "$deadline" ]; then`,
         `    [ -z "$down" ] || die "services not running after ${settings.verify.settleSeconds} s: $(printf '%s' "$down" | tr '\\n' ';')"`,
@@ -87,5 +87,5 @@ export function verify(ctx: StepContext): Step {
         `log "smoke test passed"`,
         `printf 'VERIFIED {"version":"%s","packages":{%s}}\\n' ${q(plan.to)} "$versions"`,
     ];
-    return makeStep(ctx, "verify", "verify versions, services and a smoke run", "outage", ctx.settings.timeouts.step, [pm(ctx).query], lines);
+    return makeStep(ctx, "verify", "verify versions, services and a smoke run", "outage", ctx.settings.timeouts.step, [pm(ctx).query, st2ctlDown], lines);
 }

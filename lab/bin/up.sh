@@ -1,9 +1,12 @@
 #!/bin/bash
 # Brings up the lab: N StackStorm test hosts reachable over SSH at 10.200.0.x (see lab/README.md).
-# usage: up.sh [--hosts N] [--version V] [--name-prefix P] [--enterprise]
+# usage: up.sh [--hosts N] [--version V] [--os OS] [--name-prefix P] [--enterprise]
 #   --hosts N          hosts P1..PN (default 2)
 #   --version V        install the StackStorm test double at version V (e.g. 2.0.1) and seed it
 #                      (SEED_KEYS, SEED_USER, SEED_PASSWORD, SEED_EDIT_CONF go to lab/double/seed.sh)
+#   --os OS            the OS new hosts claim in /etc/os-release (lab/lib/os.tsv: ubuntu:14.04 …
+#                      ubuntu:22.04, rocky:8, rocky:9; `debian` = the image's own); default with
+#                      --version: one that release supported (lab/double/os-defaults.tsv)
 #   --name-prefix P    host name prefix (default st2h)
 #   --enterprise       with --version: also the enterprise package (st2enterprise / bwc-enterprise)
 # Idempotent: hosts that are already up are left as they are. Writes $LAB_DIR/hosts.json.
@@ -17,6 +20,7 @@ set -euo pipefail
 
 HOSTS=2
 VERSION=
+OS=
 PREFIX=st2h
 while [ $# -gt 0 ]; do
   case $1 in
@@ -24,15 +28,22 @@ while [ $# -gt 0 ]; do
     --hosts=*) HOSTS=${1#*=}; shift ;;
     --version) VERSION=${2:?--version needs a version}; shift 2 ;;
     --version=*) VERSION=${1#*=}; shift ;;
+    --os) OS=${2:?--os needs an OS, e.g. ubuntu:18.04}; shift 2 ;;
+    --os=*) OS=${1#*=}; shift ;;
     --name-prefix) PREFIX=${2:?--name-prefix needs a prefix}; shift 2 ;;
     --name-prefix=*) PREFIX=${1#*=}; shift ;;
     --enterprise) export LAB_ENTERPRISE=1; shift ;;
-    -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) lab_die "unknown argument '$1' (see --help)" ;;
   esac
 done
 if ! [[ $HOSTS =~ ^[0-9]+$ ]] || [ "$HOSTS" -lt 1 ] || [ "$HOSTS" -gt 200 ]; then lab_die "--hosts must be 1..200"; fi
 [[ -z $VERSION || $VERSION =~ ^[0-9][0-9A-Za-z.+~-]*$ ]] || lab_die "bad --version '$VERSION'"
+if [ -z "$OS" ] && [ -n "$VERSION" ]; then OS=$(lab_os_default "$VERSION"); fi
+if [ "$OS" = debian ]; then OS=; fi
+if [ -n "$OS" ] && ! lab_os_known "$OS"; then
+  lab_die "unknown --os '$OS': one of $(awk -F'\t' '!/^#/ { printf "%s ", $1 }' "$LAB_LIB/os.tsv")or debian"
+fi
 NAMES=()
 for i in $(seq 1 "$HOSTS"); do
   lab_valid_name "$PREFIX$i"
@@ -91,7 +102,7 @@ done
 # 6. Hosts, in parallel.
 pids=()
 for n in "${NAMES[@]}"; do
-  lab_host_up "$n" "${ADDR[$n]}" "$LOWER" &
+  lab_host_up "$n" "${ADDR[$n]}" "$LOWER" "$OS" &
   pids+=($!)
 done
 failed=0

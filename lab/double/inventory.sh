@@ -206,6 +206,8 @@ def running():
             found.add(os.path.basename(argv[1]))
         elif len(argv) > 1 and argv[1] == '/opt/stackstorm/chatops/bin/hubot':
             found.add('st2chatops')
+        elif len(argv) > 1 and argv[1].endswith('mistral/bin/gunicorn'):
+            found.add('mistral-api')
         elif len(argv) > 1 and argv[1].endswith('bin/mistral-server'):
             found.add('mistral-api' if 'api' in argv else 'mistral')
     return sorted(found)

@@ -63,9 +63,10 @@ lab_host_down() {
   return 0
 }
 
-# lab_host_up NAME ADDRESS LOWER: starts the host (nothing to do when it is already up).
+# lab_host_up NAME ADDRESS LOWER [OS]: starts the host (nothing to do when it is already up); OS: a
+# key of lab/lib/os.tsv the host claims in /etc/os-release (none: the image's Debian 12).
 lab_host_up() {
-  local name=$1 addr=$2 lower=$3 d r ns veth t0 pid deadline
+  local name=$1 addr=$2 lower=$3 os=${4:-} d r ns veth t0 pid deadline
   d=$(lab_host_dir "$name")
   r=$d/root
   ns=$(lab_netns "$name")
@@ -75,6 +76,9 @@ lab_host_up() {
       lab_log "$name: already up at $addr"
     else
       lab_log "$name: already up at $addr, on an older image (down it to get the new one)"
+    fi
+    if [ "$(cat "$d/os" 2>/dev/null)" != "$os" ]; then
+      lab_log "$name: already up claiming '$(cat "$d/os" 2>/dev/null)', not '$os' (down it to change)"
     fi
     return 0
   fi
@@ -93,6 +97,8 @@ lab_host_up() {
 
   # Identity: name, address, its own SSH host keys, the lab's client key.
   echo "$name" > "$r/etc/hostname"
+  echo "$os" > "$d/os"
+  if [ -n "$os" ]; then lab_os_claim "$r" "$os"; fi
   printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
     "$name" "$addr" "$name" > "$r/etc/hosts"
   : > "$r/etc/resolv.conf"
@@ -163,6 +169,7 @@ lab_host_record() {
     printf '  "user": %s,\n' "$(lab_json_str "$LAB_USER")"
     printf '  "privateKeyPath": %s,\n' "$(lab_json_str "$LAB_KEY")"
     printf '  "version": %s,\n' "$v"
+    printf '  "os": %s,\n' "$(if [ -s "$d/os" ]; then lab_json_str "$(cat "$d/os")"; else echo null; fi)"
     printf '  "netns": %s,\n' "$(lab_json_str "$(lab_netns "$name")")"
     printf '  "root": %s,\n' "$(lab_json_str "$d/root")"
     printf '  "sshdLog": %s,\n' "$(lab_json_str "$d/sshd.log")"
@@ -182,4 +189,32 @@ lab_ssh() {
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes \
     -o ConnectTimeout=10 -o IdentitiesOnly=yes ${LAB_SSH_TTY:+-t} \
     "$LAB_USER@$addr" "$@"
+}
+
+# lab_os_known KEY: true when lab/lib/os.tsv has KEY (e.g. ubuntu:18.04).
+lab_os_known() {
+  awk -F'\t' -v k="$1" '!/^#/ && $1 == k { found = 1 } END { exit !found }' "$LAB_LIB/os.tsv"
+}
+
+# lab_os_default VERSION: the OS lab/double/os-defaults.tsv gives the double at VERSION (or nothing).
+lab_os_default() {
+  awk -F'\t' -v v="$1" '!/^#/ && $1 == v { print $2 }' "$LAB_REPO_ROOT/lab/double/os-defaults.tsv"
+}
+
+# lab_os_claim ROOT KEY: makes the host at ROOT claim OS KEY (/etc/os-release, Ubuntu's lsb-release).
+lab_os_claim() {
+  local root=$1 key=$2 id version_id version codename pretty like
+  IFS=$'\t' read -r _ id version_id version codename pretty like < <(awk -F'\t' -v k="$key" '!/^#/ && $1 == k' "$LAB_LIB/os.tsv")
+  [ -n "$id" ] || lab_die "unknown OS '$key' (lab/lib/os.tsv)"
+  # Debian's /etc/os-release is a symlink into /usr/lib: replace both, as a distribution ships them
+  rm -f "$root/etc/os-release"
+  {
+    printf 'NAME="%s"\n' "$(if [ "$id" = ubuntu ]; then echo Ubuntu; else echo "Rocky Linux"; fi)"
+    printf 'VERSION="%s"\nID=%s\nID_LIKE="%s"\nPRETTY_NAME="%s"\nVERSION_ID="%s"\n' "$version" "$id" "$like" "$pretty" "$version_id"
+    if [ "$codename" != - ]; then printf 'VERSION_CODENAME=%s\nUBUNTU_CODENAME=%s\n' "$codename" "$codename"; fi
+  } > "$root/usr/lib/os-release"
+  cp "$root/usr/lib/os-release" "$root/etc/os-release"
+  if [ "$id" = ubuntu ]; then
+    printf 'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=%s\nDISTRIB_CODENAME=%s\nDISTRIB_DESCRIPTION="%s"\n' "$version_id" "$codename" "$pretty" > "$root/etc/lsb-release"
+  fi
 }

@@ -18,6 +18,8 @@ export interface LabHost {
   privateKeyPath: string;
   /** StackStorm double version installed by up (e.g. "2.0.1"), or null for a bare host. */
   version: string | null;
+  /** The OS the host claims in /etc/os-release (a key of lab/lib/os.tsv, e.g. "ubuntu:18.04"), or null: Debian 12. */
+  os: string | null;
   netns: string;
   /** The host's root file system, seen from the machine (overlayfs). */
   root: string;
@@ -31,6 +33,11 @@ export interface LabUpOptions {
   hosts?: number;
   /** Install the StackStorm double at this version and seed it (lab/double/seed.sh). */
   version?: string;
+  /**
+   * The OS new hosts claim in /etc/os-release (lab/lib/os.tsv, e.g. "ubuntu:18.04"; "debian": the
+   * image's own). Default with `version`: one that release supported (lab/double/os-defaults.tsv).
+   */
+  os?: string;
   /** Host name prefix (default "st2h"); give each test file its own to keep hosts apart. */
   prefix?: string;
   /** Also install the era's enterprise package (st2enterprise / bwc-enterprise). */
@@ -101,6 +108,7 @@ export function labUp(options: LabUpOptions = {}): LabHost[] {
   const prefix = options.prefix ?? "st2h";
   const args = ["--hosts", String(hosts), "--name-prefix", prefix];
   if (options.version) args.push("--version", options.version);
+  if (options.os) args.push("--os", options.os);
   if (options.enterprise) args.push("--enterprise");
   const env: NodeJS.ProcessEnv = {};
   const seed = options.seed ?? {};

@@ -202,6 +202,7 @@ def stage_st2(version, rev, python):
     write(root, 'opt/stackstorm/st2/lib/st2double/BUILD_INFO.json',
           json.dumps({'version': version, 'python': python}, sort_keys=True) + '\n')
     symlink(root, 'opt/stackstorm/st2/bin/python', '/usr/bin/python3')
+    symlink(root, 'opt/stackstorm/st2/bin/python3', '/usr/bin/python3')
     for svc in services(v):
         write(root, 'opt/stackstorm/st2/bin/' + svc,
               PY_STUB % 'from st2double.service import main\nmain(%r)' % svc, 0o755)
@@ -278,6 +279,12 @@ def stage_st2mistral(version, rev, alembic):
          os.path.join(SRC, 'src', 'bin', 'mistral-db-manage'), 0o755)
     copy(root, 'opt/stackstorm/mistral/bin/mistral-server',
          os.path.join(SRC, 'src', 'bin', 'mistral-server'), 0o755)
+    # mistral-api runs under gunicorn, as st2mistral's own init script started it (st2-packages
+    # 8c4b0be, the last commit with Mistral, packages/st2mistral/debian/mistral-api.init):
+    # ps shows `/opt/stackstorm/mistral/bin/python /opt/stackstorm/mistral/bin/gunicorn … mistral.api.wsgi …`
+    copy(root, 'opt/stackstorm/mistral/bin/gunicorn',
+         os.path.join(SRC, 'src', 'bin', 'mistral-server'), 0o755)
+    symlink(root, 'opt/stackstorm/mistral/bin/python', '/usr/bin/python3')
     copy(root, 'opt/stackstorm/mistral/bin/mistral-populate-legacy',
          os.path.join(SRC, 'src', 'bin', 'mistral-populate-legacy'), 0o755)
     write(root, 'opt/stackstorm/mistral/share/alembic-head', alembic + '\n')

@@ -3,11 +3,13 @@ import argparse
 import base64
 import configparser
 import hashlib
+import datetime
 import json
 import os
 import re
 import secrets
 import sys
+import textwrap
 import time
 
 from . import common as c
@@ -144,13 +146,57 @@ def fmt(v):
     return str(v)
 
 
+def terminal_columns():
+    """st2client's get_terminal_size_columns (st2 v3.0.1 … v3.9.0 st2client/utils/terminal.py):
+    COLUMNS, a tty's size, else 150; from 3.5 every failed probe writes an empty line on stderr
+    (fds 0-2 and the controlling terminal: four without any tty, as in the 3.8.1/3.9.0 tables)."""
+    if os.environ.get('COLUMNS', '').isdigit():
+        return int(os.environ['COLUMNS'])
+    import fcntl
+    import struct
+    import termios
+    probes = [lambda fd=fd: fd for fd in (0, 1, 2)] + [lambda: os.open(os.ctermid(), os.O_RDONLY)]
+    for probe in probes:
+        try:
+            fd = probe()
+            return struct.unpack('hh', fcntl.ioctl(fd, termios.TIOCGWINSZ, b'1234'))[1]
+        except OSError:
+            if c.at_least('3.5'):
+                sys.stderr.write('\n')
+    return 150
+
+
+def _wrap(text, width):
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width) or ['']
+
+
 def table(rows, cols):
+    """st2client's MultiColumnTable on PrettyTable (st2 v3.0.1 … v3.9.0
+    st2client/formatters/table.py): each column at most floor(columns / number of columns) wide
+    (an `id` first column never wraps), longer values wrapped onto more lines, left-aligned."""
     cells = [[fmt(r.get(col)) for col in cols] for r in rows]
-    widths = [max([len(col)] + [len(x[i]) for x in cells]) for i, col in enumerate(cols)]
+    if c.at_least('3.0'):
+        total = terminal_columns()
+        if cols[0] == 'id':
+            first = max([26] + [len(x[0]) for x in cells])
+            width = (total - first) // len(cols)
+        else:
+            first = width = total // len(cols)
+        limits = [first] + [24 if col == 'status' else width for col in cols[1:]]
+    else:
+        limits = [10 ** 6] * len(cols)
+    wrapped = [[_wrap(v, lim) for v, lim in zip(x, limits)] for x in cells]
+    # PrettyTable sizes a column by its longest unwrapped value, capped at the limit
+    widths = [min(lim, max([len(col)] + [len(x[i]) for x in cells]))
+              for i, (col, lim) in enumerate(zip(cols, limits))]
     sep = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
     out = [sep, '| ' + ' | '.join(col.ljust(w) for col, w in zip(cols, widths)) + ' |', sep]
-    for x in cells:
-        out.append('| ' + ' | '.join(v.ljust(w) for v, w in zip(x, widths)) + ' |')
+    for x in wrapped:
+        for k in range(max(len(v) for v in x)):
+            out.append('| ' + ' | '.join((v[k] if k < len(v) else '').ljust(w)
+                                         for v, w in zip(x, widths)) + ' |')
     out.append(sep)
     print('\n'.join(out))
 
@@ -193,37 +239,48 @@ def scope_arg(p, default):
 
 
 def key_list(a):
+    """Like the real API and client: documents in the database's natural (insertion) order, as the
+    3.8.1/3.9.0 transcripts show (31-*, 33-*); `--scope all` (3.0+) is the system keys, limited,
+    followed by the user's keys, limited again (st2 v3.0.1 and v3.9.0
+    st2api/st2api/controllers/v1/keyvalue.py get_all), with no "only first" note (no total count);
+    -j/-y print the list reversed (st2client/commands/keyvalue.py run_and_print, from v2.2.0)."""
     user = call('/v1/keys')
     docs = kv.live_docs()
     scope = getattr(a, 'scope', None)
+    limit = getattr(a, 'limit', None)
+    lim = (lambda ds: ds[:limit]) if limit is not None and limit > 0 else (lambda ds: ds)
+    total = None
+    if a.prefix:
+        docs = [d for d in docs if d['name'].startswith(a.prefix)]
     if kv.era() != 'v14':
         if scope not in kv.cli_scopes():
             raise CLIError('400 Client Error: Bad Request\nMESSAGE: Invalid scope: %s' % scope)
-        if scope == 'all':
-            docs = [d for d in docs if d['scope'] == kv.system_scope() or
-                    d['scope'] == kv.user_scope()]
+        mine = [d for d in docs if d['scope'] == kv.user_scope() and d.get('user') == user]
+        system = [d for d in docs if d['scope'] == kv.system_scope()]
+        if scope == 'all' and c.at_least('3.0'):
+            docs = lim(system) + lim(mine)
         else:
-            fs = kv.full_scope(scope)
-            docs = [d for d in docs if d['scope'] == fs and
-                    (fs != kv.user_scope() or d.get('user') == user)]
-    if a.prefix:
-        docs = [d for d in docs if d['name'].startswith(a.prefix)]
-    docs.sort(key=lambda d: (d.get('scope') or '', d.get('user') or '', d['name']))
-    total = len(docs)
-    limit = getattr(a, 'limit', None)
-    if limit is not None and limit > 0:
-        docs = docs[:limit]
+            if scope == 'all':
+                docs = [d for d in docs if d['scope'] in (kv.system_scope(), kv.user_scope())]
+            else:
+                docs = mine if kv.full_scope(scope) == kv.user_scope() else system
+            total = len(docs)
+            docs = lim(docs)
+    else:
+        total = len(docs)
+        docs = lim(docs)
     try:
         rows = [kv.api_view(d, decrypt=getattr(a, 'decrypt', False)) for d in docs]
     except c.CryptoError as e:
         raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s' % e)
     if a.json:
-        dump_json(rows)
+        dump_json(rows[::-1] if c.at_least('2.2') else rows)
     else:
         cols = ['name', 'value', 'expire_timestamp'] if kv.era() == 'v14' else \
             ['name', 'value', 'secret', 'encrypted', 'scope', 'user', 'expire_timestamp']
-        table(rows, cols)
-        if limit is not None and 0 < limit < total:
+        # KeyValuePairListCommand.attribute_transform_functions (st2client, 3.x)
+        table([dict(r, expire_timestamp=format_time(r.get('expire_timestamp'))) for r in rows], cols)
+        if total is not None and limit is not None and 0 < limit < total:
             sys.stderr.write('Note: Only first %d key value pairs are displayed. Use -n/--last '
                              'flag for more results.\n' % limit)
 
@@ -239,16 +296,20 @@ def key_get(a):
     user = call('/v1/keys/%s' % a.name)
     d = _get_doc(a.name, getattr(a, 'scope', None), user)
     if d is None:
-        raise CLIError('Key Value Pair "%s" is not found.' % a.name)
+        # resource.py print_not_found, then the shell's error (38d-key-get-missing.txt)
+        print('Key Value Pair "%s" is not found.\n' % a.name)
+        raise CLIError('Resource %s not found.' % a.name)
     try:
         view = kv.api_view(d, decrypt=getattr(a, 'decrypt', False))
     except c.CryptoError as e:
         raise CLIError('500 Server Error: Internal Server Error\nMESSAGE: %s' % e)
+    # the client shows only KeyValuePairGetCommand.display_attributes, which never had `user`
+    # (st2 v1.5.0 … v3.8.1 st2client/commands/keyvalue.py; 38c transcript)
+    view.pop('user', None)
     if a.json:
         dump_json(view)
     else:
-        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'user',
-                          'expire_timestamp'])
+        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'expire_timestamp'])
 
 
 def _store(name, value, scope, user, secret=False, encrypted_value=None, ttl=None):
@@ -273,11 +334,13 @@ def key_set(a):
     except c.CryptoError as e:
         raise CLIError('400 Client Error: Bad Request\nMESSAGE: %s' % e)
     view = kv.api_view(doc)
+    # the client shows only KeyValuePairGetCommand.display_attributes, which never had `user`
+    # (st2 v1.5.0 … v3.8.1 st2client/commands/keyvalue.py; 38c transcript)
+    view.pop('user', None)
     if a.json:
         dump_json(view)
     else:
-        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'user',
-                          'expire_timestamp'])
+        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'expire_timestamp'])
 
 
 def key_delete(a):
@@ -360,9 +423,10 @@ def key_load(a):
             continue
         if not isinstance(value, str):
             if not a.convert:
-                raise CLIError('Item "%s" has a value that is not a string. Either pass in '
-                               '"-c, --convert" to convert it to a JSON string, or convert '
-                               'it manually.' % name)
+                # st2 v2.6.0 … v3.9.0 st2client/commands/keyvalue.py (65 transcript)
+                raise CLIError("Item '%s' has a value that is not a string. Either pass in the "
+                               "-c/--convert option to convert non-string types to JSON strings "
+                               "automatically, or convert the data to a string in the file" % name)
             value = json.dumps(value)
         scope = item.get('scope') or 'system'
         secret = bool(item.get('secret', False))
@@ -382,13 +446,17 @@ def key_load(a):
         except c.CryptoError as e:
             raise CLIError('400 Client Error: Bad Request\nMESSAGE: Failed to verify the '
                            'encrypted value of "%s": %s' % (name, e))
-        v = kv.api_view(doc)
-        v['id'] = name
-        out.append(v)
+        # the client prints what it sent, not what the API stored (st2 v2.6.0 … v3.9.0
+        # st2client/commands/keyvalue.py KeyValuePairLoadCommand; 61, 63 transcripts)
+        sent = {'name': name, 'value': value, 'scope': scope}
+        for k, v in (('user', item.get('user')), ('secret', secret), ('ttl', item.get('ttl'))):
+            if v:
+                sent[k] = v
+        out.append(sent)
     if a.json:
         dump_json(out)
     else:
-        table(out, ['id', 'name', 'value'])
+        table(out, ['name', 'value', 'secret', 'scope', 'user', 'ttl'])
 
 
 # --------------------------------------------------------------------------- run / executions
@@ -413,23 +481,54 @@ def parse_run_params(tokens):
     return params
 
 
+# st2client's colours (st2client/utils/color.py, every tag since 1.4): only when TERM names one of
+# these terminals -- over SSH without a tty TERM is unset and nothing is coloured.
+ANSI_TERMS = ('xterm', 'xterm-color', 'screen', 'vt100', 'vt100-color', 'xterm-256color')
+STATUS_COLORS = {'succeeded': '\033[92m', 'delayed': '\033[94m', 'failed': '\033[91m',
+                 'timeout': '\033[33m', 'running': '\033[93m'}
+
+
+def colorize(value, color):
+    if os.environ.get('ST2_COLORIZE') or \
+            os.environ.get('TERM', '').lower() not in ANSI_TERMS:
+        return value
+    return '%s%s\033[0m' % (color, value)
+
+
+def format_status(value):
+    return colorize(value, STATUS_COLORS.get(value, '\033[93m'))
+
+
+def format_time(iso):
+    if not iso:
+        return ''
+    dt = datetime.datetime.strptime(iso[:19], '%Y-%m-%dT%H:%M:%S')
+    return dt.strftime('%a, %d %b %Y %H:%M:%S UTC')
+
+
 def print_execution(d):
+    """What `st2 run` prints when the execution is done: st2client's ExecutionResultFormatter with
+    ActionRunCommand's attribute_display_order (same at every tag from v1.4.0 to v3.9.0); the
+    status transform runs twice from 3.5 (v3.5.0 formatters/execution.py), wrapping the colour in
+    yellow, as the 3.8.1/3.9.0 transcripts show (42-st2-run-core-local-date.txt)."""
     print('.')
-    print('id: %s' % d['_id'])
-    print('status: %s' % d['status'])
-    print('parameters: ')
-    for line in yamlish(d.get('parameters') or {}, 1):
-        print(line)
-    res = executions.get_result(d)
-    print('result: ')
-    if isinstance(res, dict):
-        for line in yamlish(res, 1):
-            print(line)
-    elif res is not None:
-        print('  %s' % res)
+    view = execution_view(d)
+    status = format_status(view['status'])
+    if c.at_least('3.5'):
+        status = format_status(status)
+    values = [('id', view['id']), ('action.ref', view['action']['ref']),
+              ('context.user', view['context'].get('user')), ('parameters', view['parameters']),
+              ('status', status), ('start_timestamp', format_time(view['start_timestamp'])),
+              ('end_timestamp', format_time(view['end_timestamp'])), ('result', view['result'])]
+    for attr, value in values:
+        if isinstance(value, dict):
+            value = '\n' + '\n'.join(yamlish(value, 1)) if value else '{}'
+        elif value is None:
+            value = ''
+        print('%s: %s' % (colorize(attr, '\033[94m'), value))
 
 
-def run_action(ref, params, async_=False, timeout=None):
+def run_action(ref, params, async_=False, timeout=None, as_json=False):
     user = call('/v1/executions', 'POST')
     try:
         doc = executions.create(ref, params, user)
@@ -444,7 +543,11 @@ def run_action(ref, params, async_=False, timeout=None):
     while time.time() - t0 < timeout:
         d = executions.find(doc['_id'])
         if d and d['status'] in ('succeeded', 'failed', 'timeout', 'canceled', 'abandoned'):
-            print_execution(d)
+            if as_json:
+                print()
+                dump_json(execution_view(d))
+            else:
+                print_execution(d)
             return 0 if d['status'] == 'succeeded' else 1
         time.sleep(0.2)
     d = executions.find(doc['_id']) or doc
@@ -455,7 +558,7 @@ def run_action(ref, params, async_=False, timeout=None):
 
 
 def cmd_run(a):
-    return run_action(a.ref, parse_run_params(a.params), async_=a.async_)
+    return run_action(a.ref, parse_run_params(a.params), async_=a.async_, as_json=a.json)
 
 
 def execution_view(d):
@@ -616,7 +719,10 @@ def build_parser():
 
     q = sub.add_parser('run')
     q.add_argument('ref')
-    q.add_argument('params', nargs=argparse.REMAINDER)
+    # nargs='*' as st2client's ActionRunCommand: options go before the ref, and
+    # `st2 run core.local -j -- date -R` fails like the real one (43b transcript)
+    q.add_argument('params', nargs='*')
+    out_args(q)
     q.add_argument('-a', '--async', dest='async_', action='store_true')
     q.set_defaults(fn=cmd_run)
 
@@ -677,9 +783,8 @@ def main(argv=None):
     try:
         rc = a.fn(a)
         return rc or 0
-    except CLIError as e:
-        sys.stderr.write('ERROR: %s\n' % e)
-        return 1
-    except (c.DBError, ValueError, KeyError) as e:
-        sys.stderr.write('ERROR: %s\n' % e)
+    except (CLIError, c.DBError, ValueError, KeyError) as e:
+        # st2client's shell prints every error on stdout, then a blank line (st2 v1.4.0 … v3.9.0
+        # st2client/st2client/shell.py: print('ERROR: %s\n' % e)); the 3.8.1/3.9.0 transcripts agree
+        print('ERROR: %s\n' % e)
         return 1
