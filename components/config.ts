@@ -15,7 +15,7 @@ const PACKAGES: readonly PackageName[] = ["st2", "st2web", "st2chatops", "st2mis
 /** A good value for each key, quoted in errors so the fix is one copy away. */
 const EXAMPLES: Record<string, string> = {
     targetVersion: `"${latestRelease()}"`,
-    hosts: `[{ name: st2-a, address: 10.0.0.11, user: stackstorm, currentVersion: "3.8.1" }]`,
+    hosts: `[{ name: st2-a, address: 10.0.0.11, user: stackstorm }]`,
     "hosts[].name": `"st2-a" (letters, digits and dashes: it names Pulumi resources)`,
     "hosts[].address": `"10.0.0.11" or "st2-a.example.com"`,
     "hosts[].port": `22`,
@@ -74,13 +74,19 @@ const hostSchema = z
         }),
         port: wholeNumber(1, 65535).default(22),
         user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: "must be a Unix user name" }),
+        /**
+         * The host's facts (components/facts.ts) say what the host runs; these three keys are optional
+         * assertions checked against them before any step: a mismatch stops the run with both values.
+         */
         /** Package manager of the host's distribution: apt (Debian, Ubuntu) or yum (RHEL, CentOS, Rocky). */
-        packageManager: z.enum(["apt", "yum"], { error: 'must be "apt" or "yum"' }).default("apt"),
-        /** The release the host runs now; preflight refuses to go on if the host disagrees. */
-        currentVersion: z.enum(RELEASES as [string, ...string[]], {
-            error: (iss) => `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows`,
-        }),
-        /** Installed StackStorm packages, when known: makes the plan exact in preview. */
+        packageManager: z.enum(["apt", "yum"], { error: 'must be "apt" or "yum"' }).optional(),
+        /** The release the host runs now (or ran when this stack upgraded it). */
+        currentVersion: z
+            .enum(RELEASES as [string, ...string[]], {
+                error: (iss) => `${JSON.stringify(iss.input)} is not a StackStorm release the catalog knows`,
+            })
+            .optional(),
+        /** Installed StackStorm packages. */
         packages: z.array(z.enum(PACKAGES as [PackageName, ...PackageName[]])).min(1).optional(),
         /** Per-host key, overriding `sshPrivateKey`; set it as a secret. */
         sshPrivateKey: z.string().optional(),
@@ -219,6 +225,8 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
     config.hosts.forEach((host, i) => {
         if (names.has(host.name)) problems.push(problem(["hosts", i, "name"], `"${host.name}" names two hosts: names must be unique`));
         names.add(host.name);
+        // Without a configured version the facts decide, and components/facts.ts checks the plan then.
+        if (host.currentVersion === undefined) return;
         try {
             plan(host.currentVersion, config.targetVersion, host.packages, config.skipMigrations);
         } catch (e) {

@@ -13,6 +13,7 @@ import {
     releaseLine,
     type Migration,
     type Notice,
+    type OsRelease,
     type PackageName,
 } from "./catalog";
 
@@ -159,4 +160,37 @@ function checkPackageRenames(from: string, to: string, installed?: readonly Pack
                 `with 3.2; target 3.2.0 or remove bwc-enterprise first`,
         );
     }
+}
+
+/**
+ * Operating systems whose StackStorm support ended before the catalog's newest line, with the last
+ * line that supports them. MINIMAL LOCAL VERSION (h/facts) of the catalog helper's data, holding
+ * only the facts cited here; an OS not listed is not refused.
+ */
+const OS_LAST_LINE: readonly { id: string; versionId: string; lastLine: string; source: string }[] = [
+    {
+        id: "ubuntu",
+        versionId: "16.04",
+        lastLine: "3.4",
+        // st2docs branch v3.5, docs/source/install/system_requirements.rst (line 80): "Support for
+        // Ubuntu 16.04 has been removed. st2 3.4 is the last release that supported ... 16.04."
+        source: "st2docs v3.5 docs/source/install/system_requirements.rst",
+    },
+];
+
+/**
+ * Why `host` cannot be upgraded in place from `from` to `to` on `os` (the full operator message), or
+ * undefined when it can.
+ */
+export function inPlaceRefusal(host: { name: string; address: string }, os: OsRelease, from: string, to: string): string | undefined {
+    const limit = OS_LAST_LINE.find((o) => o.id === os.id && o.versionId === os.versionId);
+    if (!limit || compareLines(lineName(to), limit.lastLine) <= 0) return undefined;
+    const newest = lineByName(limit.lastLine).releases[lineByName(limit.lastLine).releases.length - 1];
+    return (
+        `host ${host.name} (${host.address}) runs ${os.id} ${os.versionId}, on which StackStorm ends with ${limit.lastLine} ` +
+        `(${limit.source}): ${from} -> ${to} is impossible in place; the newest release this OS can reach in place is ${newest}. ` +
+        `Ways forward: upgrade the OS first, or roll over to a new instance (docs/rollover.md), for example ` +
+        `st2-upgrade:rollover: { oldHost: { name: ${host.name}, address: ${host.address}, user: <user>, version: "${from}" }, ` +
+        `newHost: { name: ${host.name}-new, address: <a new instance on an OS that ${to} supports>, user: <user>, version: "${to}", st2: { username: st2admin } } }`
+    );
 }

@@ -80,3 +80,9 @@ export interface KeyListFlags {
     since: string;
     calls: readonly (readonly string[])[];
 }
+
+/** A host's distribution, as /etc/os-release names it (`ID`, `VERSION_ID`). */
+export interface OsRelease {
+    id: string;
+    versionId: string;
+}
