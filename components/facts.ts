@@ -62,8 +62,8 @@ export interface HostFacts {
         /** Whether a Mistral engine or API process runs. */
         running: boolean;
     };
-    /** Free MB under the package cache and the backup folder (the nearest existing parent). */
-    freeMb: Record<string, number>;
+    /** Free MB under the package cache and the backup folder (the nearest existing parent of each). */
+    freeMb: { packageCache?: number; backup?: number };
     /** Whether the read ran as root (passwordless sudo); without it some facts may be missing. */
     root: boolean;
 }
@@ -111,8 +111,8 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `ctl=null`,
         `if command -v st2ctl >/dev/null; then`,
         `  status=$(timeout 60 st2ctl status 2>&1 || true)`,
-        `  components=$(printf '%s\\n' "$status" | awk '/ PID: [0-9]+$/ || / is not running\\.$/ { print $1 }' | awk '!seen[$0]++' | json_lines)`,
-        `  running=$(printf '%s\\n' "$status" | awk '/ PID: [0-9]+$/ { print $1 }' | awk '!seen[$0]++' | json_lines)`,
+        `  components=$(printf '%s\\n' "$status" | awk '/ PID: [0-9]+$/ || / is not running\\.$/ { print $1 }' | awk '!seen[$0]++ && n++ < 20' | json_lines)`,
+        `  running=$(printf '%s\\n' "$status" | awk '/ PID: [0-9]+$/ { print $1 }' | awk '!seen[$0]++ && n++ < 20' | json_lines)`,
         `  ctl="{\\"components\\":[$components],\\"running\\":[$running]}"`,
         `fi`,
         `revision=null`,
@@ -128,12 +128,12 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `mistral_running=false`,
         `if pgrep -f 'bin/mistral-server( |$)|mistral\\.api\\.wsgi' >/dev/null; then mistral_running=true; fi`,
         `free=""`,
-        `dirs=("$cache" ${q(settings.backup.dir)})`,
-        `for dir in "\${dirs[@]}"; do`,
+        `for place in packageCache backup; do`,
+        `  if [ "$place" = packageCache ]; then dir=$cache; else dir=${q(settings.backup.dir)}; fi`,
         `  existing=$dir`,
         `  while [ ! -d "$existing" ]; do existing=$(dirname "$existing"); done`,
         `  mb=$(df -Pm "$existing" | awk 'NR == 2 { print $4 }')`,
-        `  free+="\${free:+,}$(json_str "$dir"):\${mb:-0}"`,
+        `  free+="\${free:+,}\\"$place\\":\${mb:-0}"`,
         `done`,
         `root=false`,
         `if [ "$(id -u)" -eq 0 ]; then root=true; fi`,
@@ -147,17 +147,17 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         iniGet,
         mistralDbUrl,
         psql,
-        // Strings are cut at 200 characters and stripped of control characters, so the line stays
-        // under 4 KiB whatever the host prints.
+        // Strings are cut at 64 characters (list items at 32, lists at 20 items) and stripped of control
+        // characters: whatever the host prints, the line stays under 3 KiB (4 KiB is the limit).
         `json_str() {
-  local s=\${1:0:200}
+  local s=\${1:0:\${2:-64}}
   s=\${s//\\\\/\\\\\\\\}
   s=\${s//\\"/\\\\\\"}
   printf '"%s"' "$(printf '%s' "$s" | tr -d '\\000-\\037')"
 }`,
         `json_lines() {
   local line out=""
-  while IFS= read -r line; do out+="\${out:+,}$(json_str "$line")"; done
+  while IFS= read -r line; do out+="\${out:+,}$(json_str "$line" 32)"; done
   printf '%s' "$out"
 }`,
     ];
