@@ -52,6 +52,8 @@ export interface HostFacts {
     packageManager: "apt" | "yum" | null;
     /** Installed StackStorm packages, name -> VERSION-REVISION. */
     packages: Record<string, string>;
+    /** Packages an interrupted dpkg run left unpacked or half configured (their version is the new one). */
+    unfinished: string[];
     /** The first line of `st2 --version 2>&1` (Python 2's argparse prints it on stderr). */
     st2Version: string | null;
     /** What `st2ctl status` lists (every component of its list, installed or not) and which run. */
@@ -100,11 +102,12 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `  yum) cache=${q(yum.cacheDir)} ;;`,
         `  *) cache=/var/cache ;;`,
         `esac`,
-        `packages=""`,
+        `packages="" unfinished=""`,
         `for p in ${FACT_PACKAGES.join(" ")}; do`,
-        `  v=""`,
-        `  if [ "$pm" = apt ]; then v=$(apt_installed "$p"); elif [ "$pm" = yum ]; then v=$(yum_installed "$p"); fi`,
+        `  st="" v=""`,
+        `  if [ "$pm" = apt ]; then read -r st v <<<"$(apt_state "$p")"; elif [ "$pm" = yum ]; then read -r st v <<<"$(yum_state "$p")"; fi`,
         `  if [ -n "$v" ]; then packages+="\${packages:+,}$(json_str "$p"):$(json_str "$v")"; fi`,
+        `  case "$st" in H|U|F) unfinished+="\${unfinished:+,}$(json_str "$p")" ;; esac`,
         `done`,
         `st2v=null`,
         `if command -v st2 >/dev/null; then st2v=$(json_str "$( (timeout 60 st2 --version 2>&1 || true) | head -n 1)"); fi`,
@@ -137,13 +140,17 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `done`,
         `root=false`,
         `if [ "$(id -u)" -eq 0 ]; then root=true; fi`,
-        `printf '{"os":{"id":%s,"versionId":%s},"packageManager":%s,"packages":{%s},"st2Version":%s,"st2ctl":%s,"mistral":{"dbRevision":%s,"running":%s},"freeMb":{%s},"root":%s}\\n' \\`,
+        `printf '{"os":{"id":%s,"versionId":%s},"packageManager":%s,"packages":{%s},"unfinished":[%s],"st2Version":%s,"st2ctl":%s,"mistral":{"dbRevision":%s,"running":%s},"freeMb":{%s},"root":%s}\\n' \\`,
         `  "$(json_str "$id")" "$(json_str "$version_id")" "$(if [ -n "$pm" ]; then json_str "$pm"; else printf null; fi)" \\`,
-        `  "$packages" "$st2v" "$ctl" "$revision" "$mistral_running" "$free" "$root"`,
+        `  "$packages" "$unfinished" "$st2v" "$ctl" "$revision" "$mistral_running" "$free" "$root"`,
     ];
     const functions = [
-        renamed(apt.query, "apt_installed"),
-        renamed(yum.query, "yum_installed"),
+        // dpkg's second status letter: a package an interrupted upgrade left unpacked (U), half
+        // installed (H) or half configured (F) still counts, with the version dpkg records for it,
+        // so that a resumed run finds the host on its recorded path; removed (n) or config files
+        // only (c) do not. (The steps' pm_installed counts only installed packages: they act on them.)
+        `apt_state() { dpkg-query -W -f='\${db:Status-Abbrev} \${Version}\\n' "$1" 2>/dev/null | awk '$1 ~ /^.[iHUFWt]/ && NF >= 2 { print substr($1, 2, 1), $2 }' || true; }`,
+        `yum_state() { if rpm -q "$1" >/dev/null 2>&1; then rpm -q --qf 'i %{VERSION}-%{RELEASE}\\n' "$1" | tail -n 1; fi; }`,
         iniGet,
         mistralDbUrl,
         psql,
@@ -162,12 +169,6 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
 }`,
     ];
     return readScript({ host, step: "facts", title: `read-only facts of host ${host}` }, functions, lines, FACTS_SCRIPT_SECONDS);
-}
-
-/** The package managers' `pm_installed` under another name, so that both can be defined in one script. */
-function renamed(query: string, name: string): string {
-    if (!query.startsWith("pm_installed() ")) throw new Error("package manager query is not pm_installed()");
-    return `${name}() ${query.slice("pm_installed() ".length)}`;
 }
 
 /** Parses the script's output: one JSON line. Throws with what was wrong. */
@@ -244,6 +245,12 @@ function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshResult): string 
     const where = `host ${t.name} (${t.user}@${t.address}:${t.port}, ${t.key})`;
     const said = r.stderr.trim().split("\n").slice(-3).join(" / ");
     if (r.timedOut) return `${where}: reading its facts did not finish in time; check that the host is responsive and that sudo does not hang`;
+    if (r.code === 255 && /Permission denied|Too many authentication failures/.test(r.stderr)) {
+        return (
+            `${where}: the SSH login was refused (${said}). Check that the key (${t.key}.sshPrivateKey or sshPrivateKey/sshPrivateKeyPath) ` +
+            `is authorized for ${t.user} on the host (~${t.user}/.ssh/authorized_keys)`
+        );
+    }
     if (r.code === 255) {
         return (
             `${where}: unreachable: ssh failed after ${ssh.dialAttempts} attempt(s) of ${ssh.dialTimeoutSeconds} s (${said || "no message"}). ` +

@@ -6,21 +6,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../support/engine";
 import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../support/lab";
-import { labConfig, programStack, show, type ProgramStack } from "../support/program";
+import { assertOnlyFactReads, labConfig, programStack, show, type ProgramStack } from "../support/program";
 
 const MINUTES = 60_000;
 
 function commandLog(host: LabHost): string[] {
     return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
-}
-
-/**
- * The double logs every root invocation of st2 and st2ctl. The fact read's mark is its two
- * read-only commands, `st2 --version` then `st2ctl status`, once per run; anything else is a step.
- */
-function assertOnlyFactReads(host: LabHost, added: string[], runs: number): void {
-    const calls = added.map((l) => (JSON.parse(l) as { argv: string[] }).argv.join(" "));
-    assert.deepEqual(calls, Array.from({ length: runs }, () => ["st2 --version", "st2ctl status"]).flat(), `${host.name}: commands run as root`);
 }
 
 /** Hosts without `currentVersion`: the plan comes from the facts alone. */

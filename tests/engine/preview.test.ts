@@ -42,7 +42,7 @@ describe("pulumi preview of the program", { timeout: 30 * 60_000 }, () => {
         // The hosts do not exist: their facts come from a file (FACTS_FILE_ENV), as a review without
         // access to the hosts would have them. tests/e2e read real hosts.
         const facts = (id: string, versionId: string, pm: "apt" | "yum", packages: Record<string, string>) => ({
-            os: { id, versionId }, packageManager: pm, packages, st2Version: null, st2ctl: null,
+            os: { id, versionId }, packageManager: pm, packages, unfinished: [], st2Version: null, st2ctl: null,
             mistral: { dbRevision: null, running: false }, freeMb: { packageCache: 9000, backup: 9000 }, root: true,
         });
         const factsFile = path.join(keyDir, "facts.json");

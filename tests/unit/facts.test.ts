@@ -49,7 +49,7 @@ const UBUNTU_1604 = 'NAME="Ubuntu"\nVERSION="16.04.7 LTS (Xenial Xerus)"\nID=ubu
 // st2 2.x ran on Python 2, whose argparse prints --version on stderr.
 const ST2_PY2 = '#!/bin/sh\necho "st2 2.2.0, on Python 2.7.12" >&2\n';
 const DPKG = (installed: Record<string, string>) =>
-    `#!/bin/bash\ncase "$3" in\n${Object.entries(installed).map(([p, v]) => `  ${p}) echo "ii  ${v}" ;;`).join("\n")}\n  *) exit 1 ;;\nesac\n`;
+    `#!/bin/bash\ncase "$3" in\n${Object.entries(installed).map(([p, v]) => `  ${p}) echo "${v.includes(" ") ? v : `ii  ${v}`}" ;;`).join("\n")}\n  *) exit 1 ;;\nesac\n`;
 
 describe("the fact script", () => {
     it("is shellcheck-clean, and its remote command too", () => {
@@ -69,7 +69,8 @@ describe("the fact script", () => {
             "bin/st2": ST2_PY2,
             "bin/st2ctl":
                 "#!/bin/sh\necho '##### st2 components status #####'\necho 'st2actionrunner PID: 10'\necho 'st2actionrunner PID: 11'\necho 'st2api PID: 12'\necho 'st2chatops is not running.'\necho 'mistral-server is not running.'\n",
-            "bin/dpkg-query": DPKG({ st2: "2.2.0-8", st2web: "2.2.0-3", "bwc-enterprise": "2.2.0-1", st2flow: "2.2.0-2" }),
+            // st2web was interrupted mid-upgrade (unpacked, not configured); st2chatops was removed, its config kept.
+            "bin/dpkg-query": DPKG({ st2: "2.2.0-8", st2web: "iU  2.2.0-3", "bwc-enterprise": "2.2.0-1", st2flow: "2.2.0-2", st2chatops: "rc  2.2.0-1" }),
         });
         const r = runScript(dir);
         assert.equal(r.code, 0, r.stderr);
@@ -78,6 +79,7 @@ describe("the fact script", () => {
         assert.deepEqual(f.os, { id: "ubuntu", versionId: "16.04" });
         assert.equal(f.packageManager, "apt");
         assert.deepEqual(f.packages, { st2: "2.2.0-8", st2web: "2.2.0-3", "bwc-enterprise": "2.2.0-1", st2flow: "2.2.0-2" });
+        assert.deepEqual(f.unfinished, ["st2web"]);
         assert.equal(f.st2Version, "st2 2.2.0, on Python 2.7.12");
         assert.deepEqual(f.st2ctl, { components: ["st2actionrunner", "st2api", "st2chatops", "mistral-server"], running: ["st2actionrunner", "st2api"] });
         assert.equal(f.mistral.dbRevision, null);
@@ -116,6 +118,7 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
         os: { id: "debian", versionId: "12" },
         packageManager: "apt",
         packages: { st2: "3.8.1-1", st2web: "3.8.1-2" },
+        unfinished: [],
         st2Version: "st2 3.8.1, on Python 3.11.2",
         st2ctl: null,
         mistral: { dbRevision: null, running: false },
