@@ -444,7 +444,8 @@ export function resolveHosts(
                     `Remove the key to plan from what is installed, or set it: packages: [${installed.map((p) => `"${p}"`).join(", ")}]`,
             );
         }
-        const refusal = from === targetVersion ? undefined : inPlaceRefusal(host, f.os, from, targetVersion);
+        // A host already at the target (upgraded by this stack or otherwise) has nothing left to refuse.
+        const refusal = running === targetVersion ? undefined : inPlaceRefusal(host, f.os, from, targetVersion);
         if (refusal) problems.push(refusal);
         try {
             plan(from, targetVersion, installed, skip);

@@ -165,6 +165,11 @@ describe("resolveHosts", () => {
         const c = parseConfig({ targetVersion: "3.4.1", hosts: [base], sshPrivateKey: KEY });
         const f = facts({ os: { id: "ubuntu", versionId: "16.04" }, packages: { st2: "2.2.0-8" } });
         assert.equal(resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map(), "3.4.1", [])[0].currentVersion, "2.2.0");
+        // A host that already runs the target (however it got there) is never refused: nothing is left to do.
+        const done = parseConfig({ targetVersion: "3.9.0", hosts: [base], sshPrivateKey: KEY });
+        const at = facts({ os: { id: "ubuntu", versionId: "16.04" }, packages: { st2: "3.9.0-1" } });
+        const recorded = new Map([["st2-a", { from: "2.2.0", to: "3.9.0" }]]);
+        assert.equal(resolveHosts(done.hosts, new Map([["st2-a", at]]), recorded, "3.9.0", [])[0].currentVersion, "2.2.0");
     });
 
     it("refuses a host without st2, and one whose st2 the catalog does not know", () => {
