@@ -133,3 +133,40 @@ describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => 
         }
     });
 });
+
+describe("a run that failed past a stepping stone", { timeout: 40 * MINUTES }, () => {
+    let host: LabHost;
+    let stack: ProgramStack;
+
+    before(() => {
+        ensureToolchain();
+        [host] = labUp({ hosts: 1, version: "2.0.1", prefix: "fr" });
+        stack = programStack(factsConfig([host], { targetVersion: "3.9.0" }));
+    });
+    after(() => {
+        stack?.cleanup();
+        labDown({ prefix: "fr" });
+    });
+
+    it("resumes at the failed step although the host now runs the stone, skipping no migration", () => {
+        // The Mistral DB upgrade after the 3.0.1 packages fails once: the host is left running 3.0.1.
+        sshRun(host, "sudo install -d /etc/st2-double/faults && sudo touch /etc/st2-double/faults/migration-fail-mistral-db-manage");
+        const failed = stack.up();
+        assert.notEqual(failed.code, 0, show(failed));
+        assert.ok(failed.ran.includes("st2-fr1-packages-3.0.1"), failed.ran.join(", "));
+        assert.match(sshRun(host, "st2 --version 2>&1").stdout, /^st2 3\.0\.1/);
+
+        // Facts alone would plan 3.0.1 -> 3.9.0 and lose the 2.x migrations; the recorded start keeps the chain.
+        const preview = stack.pulumi(["preview", "--diff"]);
+        assert.equal(preview.code, 0, show(preview));
+        assert.doesNotMatch(preview.stdout, /\bdelete\b|- command:remote:Command/, show(preview));
+        const resumed = stack.up();
+        assert.equal(resumed.code, 0, show(resumed));
+        assert.equal(resumed.ran[0], "st2-fr1-mistral-db-3.0.1", resumed.ran.join(", "));
+        assert.ok(resumed.ran.includes("st2-fr1-migrate-2.1-datastore-scopes"), resumed.ran.join(", "));
+        assert.ok(!resumed.ran.includes("st2-fr1-packages-3.0.1"), resumed.ran.join(", "));
+        assert.match(sshRun(host, "st2 --version 2>&1").stdout, /^st2 3\.9\.0/);
+        const again = stack.pulumi(["preview", "--expect-no-changes"]);
+        assert.equal(again.code, 0, show(again));
+    });
+});
