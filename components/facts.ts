@@ -331,7 +331,7 @@ export interface RecordedUpgrade {
  * checkpoint, which the current run has not changed yet), so failed runs count too: every step that
  * finished is in the checkpoint even when the run did not finish. No resource is registered for it.
  */
-export async function recordedUpgrades(fleetName: string): Promise<Map<string, RecordedUpgrade>> {
+export async function recordedUpgrades(fleetName: string): Promise<Map<string, RecordedUpgrade[]>> {
     const stackName = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
     const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", { stackName })) as {
         outputs?: Record<string, { type?: string; outputs?: { triggers?: unknown } }>;
@@ -339,12 +339,16 @@ export async function recordedUpgrades(fleetName: string): Promise<Map<string, R
     return upgradesFromState(result?.outputs ?? {}, fleetName);
 }
 
-/** The pure part of `recordedUpgrades`: state entries (URN -> type, outputs) to host -> (from, to). */
+/**
+ * The pure part of `recordedUpgrades`: state entries (URN -> type, outputs) to host -> every distinct
+ * (from, to) its steps carry. More than one when a run towards a new target failed before the old
+ * chain's steps were deleted.
+ */
 export function upgradesFromState(
     entries: Record<string, { type?: string; outputs?: { triggers?: unknown } }>,
     fleetName: string,
-): Map<string, RecordedUpgrade> {
-    const found = new Map<string, RecordedUpgrade>();
+): Map<string, RecordedUpgrade[]> {
+    const found = new Map<string, RecordedUpgrade[]>();
     for (const [urn, entry] of Object.entries(entries)) {
         if (entry.type !== "command:remote:Command" || !urn.includes("st2upgrade:host:StackStormHost$")) continue;
         const t = entry.outputs?.triggers;
@@ -354,7 +358,9 @@ export function upgradesFromState(
         const prefix = `${fleetName}-`;
         const suffix = `-${step}`;
         if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue;
-        found.set(name.slice(prefix.length, name.length - suffix.length), { from, to });
+        const host = name.slice(prefix.length, name.length - suffix.length);
+        const seen = found.get(host) ?? [];
+        if (!seen.some((r) => r.from === from && r.to === to)) found.set(host, [...seen, { from, to }]);
     }
     return found;
 }
@@ -369,11 +375,12 @@ export function upgradesFromState(
  * target, or a host found off that path (restored from a backup, upgraded by hand), plans from what
  * the host runs.
  */
-export function planFrom(running: string, target: string, recorded: RecordedUpgrade | undefined, skip: readonly string[]): { from: string; pinned: boolean } {
-    if (recorded && recorded.to === target && recorded.from !== running) {
+export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined, skip: readonly string[]): { from: string; pinned: boolean } {
+    for (const r of recorded ?? []) {
+        if (r.to !== target || r.from === running) continue;
         try {
-            const path = [recorded.from, ...plan(recorded.from, target, undefined, skip).legs.map((l) => l.version)];
-            if (path.includes(running)) return { from: recorded.from, pinned: true };
+            const path = [r.from, ...plan(r.from, target, undefined, skip).legs.map((l) => l.version)];
+            if (path.includes(running)) return { from: r.from, pinned: true };
         } catch {
             // the recorded start is no longer plannable (catalog changed): plan from the host
         }
@@ -395,7 +402,7 @@ export type ResolvedHost = Omit<HostConfig, "currentVersion" | "packageManager" 
 export function resolveHosts(
     hosts: readonly HostConfig[],
     facts: ReadonlyMap<string, HostFacts>,
-    recorded: ReadonlyMap<string, RecordedUpgrade>,
+    recorded: ReadonlyMap<string, readonly RecordedUpgrade[]>,
     targetVersion: string,
     skip: readonly string[],
 ): ResolvedHost[] {

@@ -168,7 +168,7 @@ describe("resolveHosts", () => {
         // A host that already runs the target (however it got there) is never refused: nothing is left to do.
         const done = parseConfig({ targetVersion: "3.9.0", hosts: [base], sshPrivateKey: KEY });
         const at = facts({ os: { id: "ubuntu", versionId: "16.04" }, packages: { st2: "3.9.0-1" } });
-        const recorded = new Map([["st2-a", { from: "2.2.0", to: "3.9.0" }]]);
+        const recorded = new Map([["st2-a", [{ from: "2.2.0", to: "3.9.0" }]]]);
         assert.equal(resolveHosts(done.hosts, new Map([["st2-a", at]]), recorded, "3.9.0", [])[0].currentVersion, "2.2.0");
     });
 
@@ -185,13 +185,13 @@ describe("resolveHosts", () => {
     it("accepts a configured currentVersion that is where this stack's recorded upgrade started", () => {
         const c = parseConfig({ targetVersion: "3.9.0", hosts: [{ ...base, currentVersion: "2.0.1" }], sshPrivateKey: KEY });
         const f = facts({ packages: { st2: "3.9.0-1" } });
-        const [h] = resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map([["st2-a", { from: "2.0.1", to: "3.9.0" }]]), "3.9.0", []);
+        const [h] = resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map([["st2-a", [{ from: "2.0.1", to: "3.9.0" }]]]), "3.9.0", []);
         assert.equal(h.currentVersion, "2.0.1");
     });
 });
 
 describe("planFrom: the plan's start stays where the recorded upgrade started", () => {
-    const rec = { from: "2.0.1", to: "3.9.0" };
+    const rec = [{ from: "2.0.1", to: "3.9.0" }];
     const stones = plan("2.0.1", "3.9.0").legs.map((l) => l.version);
 
     it("after the upgrade finished, and at a stepping stone after a failure", () => {
@@ -202,9 +202,15 @@ describe("planFrom: the plan's start stays where the recorded upgrade started", 
     });
 
     it("not for a new target, nor for a host found off the recorded path", () => {
-        assert.deepEqual(planFrom("3.9.0", "3.9.0", { from: "2.0.1", to: "3.0.1" }, []), { from: "3.9.0", pinned: false });
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", [{ from: "2.0.1", to: "3.0.1" }], []), { from: "3.9.0", pinned: false });
         assert.deepEqual(planFrom("2.2.0", "3.9.0", rec, []), { from: "2.2.0", pinned: false });
         assert.deepEqual(planFrom("3.8.1", "3.9.0", undefined, []), { from: "3.8.1", pinned: false });
+    });
+
+    it("picks the recorded upgrade towards this target when a failed run left an older chain in the state", () => {
+        const both = [{ from: "2.0.1", to: "3.0.1" }, { from: "3.0.1", to: "3.9.0" }];
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", both, []), { from: "3.0.1", pinned: true });
+        assert.deepEqual(planFrom("3.0.1", "3.9.0", both, []), { from: "3.0.1", pinned: false });
     });
 });
 
@@ -215,6 +221,7 @@ describe("upgradesFromState", () => {
             {
                 [`${p}st2-web-1-preflight`]: { type: "command:remote:Command", outputs: { triggers: ["2.0.1", "3.9.0", "preflight"] } },
                 [`${p}st2-web-1-packages-3.0.1`]: { type: "command:remote:Command", outputs: { triggers: ["2.0.1", "3.9.0", "packages-3.0.1"] } },
+                [`${p}st2-web-1-verify`]: { type: "command:remote:Command", outputs: { triggers: ["1.4.0", "2.0.1", "verify"] } },
                 [`${p}st2-db-verify`]: { type: "command:remote:Command", outputs: { triggers: ["3.8.1", "3.9.0", "verify"] } },
                 [`${p}other-verify`]: { type: "command:remote:Command", outputs: { triggers: ["3.8.1", "3.9.0", "verify"] } },
                 "urn:pulumi:e2e::st2-upgrade::command:remote:Command::st2-x-verify": { type: "command:remote:Command", outputs: { triggers: ["1", "2", "verify"] } },
@@ -222,7 +229,10 @@ describe("upgradesFromState", () => {
             },
             "st2",
         );
-        assert.deepEqual([...found.entries()], [["web-1", { from: "2.0.1", to: "3.9.0" }], ["db", { from: "3.8.1", to: "3.9.0" }]]);
+        assert.deepEqual([...found.entries()], [
+            ["web-1", [{ from: "2.0.1", to: "3.9.0" }, { from: "1.4.0", to: "2.0.1" }]],
+            ["db", [{ from: "3.8.1", to: "3.9.0" }]],
+        ]);
     });
 });
 
