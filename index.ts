@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/config";
+import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
 import { readStackConfig } from "./components/stack-config";
 
@@ -42,9 +43,12 @@ export = async () => {
     const keyText = (raw.sshPrivateKey as string | undefined) ?? (raw.sshPrivateKeyPath ? readKey(raw.sshPrivateKeyPath as string) : undefined);
     const defaultKey = keyText === undefined ? undefined : pulumi.secret(keyText);
 
-    const fleet = cfg
+    // Each host is read once, read-only, before anything is planned (components/facts.ts).
+    const planned = cfg ? await planHosts(cfg, "st2", keyText) : undefined;
+    const fleet = cfg && planned
         ? new StackStormFleet("st2", {
-              hosts: cfg.hosts,
+              hosts: planned.hosts,
+              facts: planned.facts,
               targetVersion: cfg.targetVersion,
               privateKey: defaultKey,
               hostKeys: Object.fromEntries(cfg.hosts.filter((h) => h.sshPrivateKey).map((h) => [h.name, pulumi.secret(h.sshPrivateKey!)])),

@@ -14,7 +14,7 @@ const RELEASES = knownReleases() as [string, ...string[]];
 /** A good value for each key, quoted in errors so the fix is one copy away. */
 const EXAMPLES: Record<string, string> = {
     targetVersion: `"${latestRelease()}"`,
-    hosts: `[{ name: st2-a, address: 10.0.0.11, user: stackstorm, currentVersion: "3.8.1" }]`,
+    hosts: `[{ name: st2-a, address: 10.0.0.11, user: stackstorm }]`,
     "hosts[].name": `"st2-a" (letters, digits and dashes: it names Pulumi resources)`,
     "hosts[].address": `"10.0.0.11" or "st2-a.example.com"`,
     "hosts[].port": `22`,
@@ -109,11 +109,15 @@ const hostSchema = z
         address: hostAddress,
         port: sshPort,
         user: unixUser,
+        /**
+         * The host's facts (components/facts.ts) say what the host runs; these three keys are optional
+         * assertions checked against them before any step: a mismatch stops the run with both values.
+         */
         /** Package manager of the host's distribution: apt (Debian, Ubuntu) or yum (RHEL, CentOS, Rocky). */
-        packageManager: packageManagerName.default("apt"),
-        /** The release the host runs now; preflight refuses to go on if the host disagrees. */
-        currentVersion: release(),
-        /** Installed StackStorm packages, when known: makes the plan exact in preview. */
+        packageManager: packageManagerName.optional(),
+        /** The release the host runs now (or ran when this stack upgraded it). */
+        currentVersion: release().optional(),
+        /** Installed StackStorm packages. */
         packages: z
             .array(z.enum(PACKAGE_NAMES, { error: `must be one of ${PACKAGE_NAMES.join(", ")}` }), { error: "must be a list of package names" })
             .min(1, { error: "must list at least one package (or be left out)" })
@@ -329,6 +333,8 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
     config.hosts.forEach((host, i) => {
         if (names.has(host.name)) problems.push(configProblem(["hosts", i, "name"], `"${host.name}" names two hosts: names must be unique`));
         names.add(host.name);
+        // Without a configured version the facts decide, and components/facts.ts checks the plan then.
+        if (host.currentVersion === undefined) return;
         try {
             plan(host.currentVersion, config.targetVersion, host.packages, config.skipMigrations);
         } catch (e) {

@@ -4,12 +4,16 @@
  * host of the batch has passed preflight, downloaded its packages and made its backup.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { HostConfig, Settings } from "./config";
-import { StackStormHost, type Detected, type StepSummary } from "./host";
+import type { Settings } from "./config";
+import type { HostFacts, ResolvedHost } from "./facts";
 import { plan } from "./plan";
+import { StackStormHost, type Detected, type StepSummary } from "./host";
 
 export interface StackStormFleetArgs {
-    hosts: readonly HostConfig[];
+    /** Hosts completed from their facts (`resolveHosts`). */
+    hosts: readonly ResolvedHost[];
+    /** What this run read on each host, by host name; reported per host. */
+    facts?: ReadonlyMap<string, HostFacts>;
     targetVersion: string;
     /** Key for every host without one of its own. */
     privateKey?: pulumi.Input<string>;
@@ -33,6 +37,8 @@ export interface HostReport {
     backupPath?: string;
     /** What preflight found on the host (distribution, installed packages, free space). */
     detected?: Detected;
+    /** What this run's read-only fact read found on the host, before any step. */
+    facts?: HostFacts;
 }
 
 /** Splits hosts into batches of `size`, keeping their order. */
@@ -52,7 +58,11 @@ export class StackStormFleet extends pulumi.ComponentResource {
         super("st2upgrade:fleet:StackStormFleet", name, {}, opts);
         const { settings } = args;
         // One plan per host: it gates the batch and drives the host's steps.
-        const indexed = args.hosts.map((host, index) => ({ host, index, plan: plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations) }));
+        const indexed = args.hosts.map((host, index) => ({
+            host,
+            index,
+            plan: plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations, host.os),
+        }));
         const groups = batches(indexed, settings.rollout.batchSize);
 
         this.hosts = [];
@@ -76,6 +86,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
                             hostIndex: index,
                             plan,
                             privateKey: keyFor(host, args),
+                            facts: args.facts?.get(host.name),
                             settings,
                             startAfter: previousBatch,
                             outageAfter,
@@ -109,6 +120,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
                         ...(verifiedVersion ? { verifiedVersion } : {}),
                         ...(backupPath ? { backupPath } : {}),
                         ...(detected ? { detected } : {}),
+                        ...(args.facts?.has(host.name) ? { facts: args.facts.get(host.name) } : {}),
                     }));
             }),
         );
@@ -122,7 +134,7 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
     return { promise, resolve };
 }
 
-function keyFor(host: HostConfig, args: StackStormFleetArgs): pulumi.Input<string> {
+function keyFor(host: ResolvedHost, args: StackStormFleetArgs): pulumi.Input<string> {
     const key = args.hostKeys?.[host.name] ?? args.privateKey;
     if (key === undefined) throw new Error(`host ${host.name} has no SSH private key`);
     return key;

@@ -4,13 +4,20 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostConfig, Settings } from "./config";
+import type { Settings } from "./config";
+import type { HostFacts, ResolvedHost } from "./facts";
 import { plannedMigrationIds, type UpgradePlan } from "./plan";
 import { upgradeSteps, type Step } from "./scripts";
 
 export interface StackStormHostArgs {
-    /** The host, as validated by `parseConfig`. */
-    host: HostConfig;
+    /**
+     * The host as validated by `parseConfig` and completed from its facts (`resolveHosts`):
+     * `currentVersion` is where the plan starts (see `planFrom` in facts.ts for why that is not
+     * always what the host runs now).
+     */
+    host: ResolvedHost;
+    /** What this run read on the host (outputs only: the plan already comes from them through `host`). */
+    facts?: HostFacts;
     /** Position of the host in the `hosts` config, so messages name the key to fix. */
     hostIndex?: number;
     /** The host's plan, made once by the fleet (which also gates batches on it). */
@@ -51,6 +58,8 @@ export class StackStormHost extends pulumi.ComponentResource {
     readonly backupPath: pulumi.Output<string | undefined>;
     /** What preflight found on the host before changing anything. */
     readonly detected: pulumi.Output<Detected | undefined>;
+    /** What this run's read-only fact read found on the host. */
+    readonly facts: pulumi.Output<HostFacts | undefined>;
 
     constructor(name: string, args: StackStormHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:host:StackStormHost", name, {}, opts);
@@ -78,6 +87,10 @@ export class StackStormHost extends pulumi.ComponentResource {
                     create: step.script.command,
                     // Keyed on the upgrade, not on the script text: a new target re-runs the chain, while a
                     // newer st2-upgrade or a new SSH key never re-runs a step that already succeeded.
+                    // `from` is where the upgrade started, not what the host runs now: after the upgrade
+                    // the host runs `to`, and the facts would otherwise plan nothing and delete every
+                    // step. facts.ts `planFrom` keeps the start this stack recorded (these very
+                    // triggers, read back from the last checkpoint) while the host is on that path.
                     triggers: [this.plan.from, this.plan.to, step.key],
                     addPreviousOutputInEnv: false,
                 },
@@ -102,6 +115,7 @@ export class StackStormHost extends pulumi.ComponentResource {
         this.backupPath = this.prepared ? this.prepared.stdout.apply(parseBackupPath) : pulumi.output(undefined);
         const preflight = byKey.get("preflight");
         this.detected = preflight ? preflight.stdout.apply(parseDetected) : pulumi.output(undefined);
+        this.facts = pulumi.output(args.facts);
 
         this.registerOutputs({
             fromVersion: this.fromVersion,
@@ -112,6 +126,7 @@ export class StackStormHost extends pulumi.ComponentResource {
             verifiedVersion: this.verifiedVersion,
             backupPath: this.backupPath,
             detected: this.detected,
+            facts: this.facts,
         });
     }
 }

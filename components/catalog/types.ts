@@ -143,3 +143,9 @@ export interface KeyListFlags {
     calls: readonly (readonly string[])[];
     source: Source;
 }
+
+/** A host's distribution, as /etc/os-release names it (`ID`, `VERSION_ID`). */
+export interface OsRelease {
+    id: string;
+    versionId: string;
+}

@@ -1,11 +1,13 @@
 /** What every step generator needs to know about one host's upgrade. */
-import type { HostConfig, Settings } from "../config";
+import type { Settings } from "../config";
+import type { ResolvedHost } from "../facts";
 import type { UpgradePlan } from "../plan";
 import { packageManager, type PackageManagerStrategy } from "./packageManagers";
 import { stepScript, type StepScript } from "./shell";
 
 export interface StepContext {
-    host: HostConfig;
+    /** The host as planned: configuration completed from its facts. */
+    host: ResolvedHost;
     /** Position in `hosts`, so that messages can name the config key to fix. */
     hostIndex: number;
     plan: UpgradePlan;

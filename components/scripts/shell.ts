@@ -72,3 +72,38 @@ export function stepScript(
     ].join("\n");
     return { body, command };
 }
+
+/** A read-only script the program runs itself over SSH (not a Pulumi step): see `readScript`. */
+export interface ReadScript {
+    /** The bash program, sent on stdin; what shellcheck checks. */
+    body: string;
+    /** The remote command line: runs the body from stdin as root when passwordless sudo allows, else as the user. */
+    command: string;
+}
+
+/**
+ * Assembles a read-only script with the same strict mode and messages as the steps. The body is
+ * one brace group read from stdin: bash parses the whole group before running any of it, and the
+ * group's stdin is /dev/null, so no command inside can swallow the rest of the script. Running from
+ * stdin also keeps the script's text out of process command lines, so `pgrep -f` never finds itself.
+ * Without sudo it still reads what the user may (the facts say `root: false`): the steps, not the
+ * read, report a missing sudo, with their own message.
+ */
+export function readScript(id: ScriptIdentity, functions: readonly string[], lines: readonly string[], timeoutSeconds: number): ReadScript {
+    const body = [
+        "#!/bin/bash",
+        `# st2-upgrade: ${id.title}`,
+        "set -euo pipefail",
+        `readonly ST2U_HOST=${q(id.host)} ST2U_STEP=${q(id.step)}`,
+        `log() { printf '[st2-upgrade %s/%s] %s\\n' "$ST2U_HOST" "$ST2U_STEP" "$*" >&2; }`,
+        `die() { printf '[st2-upgrade %s/%s] ERROR: %s\\n' "$ST2U_HOST" "$ST2U_STEP" "$*" >&2; exit 1; }`,
+        ...functions,
+        "{",
+        ...lines,
+        "} </dev/null",
+        "",
+    ].join("\n");
+    const run = `timeout -k 10 ${timeoutSeconds} bash -s`;
+    const command = `if sudo -n true 2>/dev/null; then exec sudo -n ${run}; else exec ${run}; fi`;
+    return { body, command };
+}

@@ -115,3 +115,13 @@ export function assertNothingLost(host: LabHost, before: Inventory, after: Inven
     assert.deepEqual(lossesSince(before, after), [], `${host.name} lost data`);
     assert.deepEqual(auditLogsKept(host, before), []);
 }
+
+/**
+ * The double logs every root invocation of st2 and st2ctl (`added`: the lines since a snapshot).
+ * The fact read's mark is its two read-only commands, `st2 --version` then `st2ctl status`, once per
+ * run (components/facts.ts); any other line is a step or a test's own command.
+ */
+export function assertOnlyFactReads(host: LabHost, added: string[], runs: number): void {
+    const calls = added.map((l) => (JSON.parse(l) as { argv: string[] }).argv.join(" "));
+    assert.deepEqual(calls, Array.from({ length: runs }, () => ["st2 --version", "st2ctl status"]).flat(), `${host.name}: commands run as root`);
+}

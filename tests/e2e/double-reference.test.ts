@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { packageManager } from "../../components/scripts/packageManagers";
 import { st2ctlDown, st2Processes } from "../../components/scripts/library";
 import { stepScript } from "../../components/scripts/shell";
-import { labDown, labUp, sshRun, type LabHost } from "../support/lab";
+import { labDown, labUp, sshRun, type LabHost } from "../../lab/support/lab";
 import { transcript } from "../support/reference";
 
 const MINUTES = 60_000;

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LAB_PROJECT_ROOT } from "./lab";
+import { LAB_PROJECT_ROOT } from "../../lab/support/lab";
 
 const SRC = path.join(LAB_PROJECT_ROOT, "lab", "double", "src", "st2double");
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LAB_PROJECT_ROOT } from "./lab";
+import { LAB_PROJECT_ROOT } from "../../lab/support/lab";
 
 export const REFERENCE_DIR: string = process.env.ST2_REFERENCE_DIR ?? path.join(LAB_PROJECT_ROOT, "..", "shared", "reference");
 

@@ -50,7 +50,7 @@ function config(overrides: Record<string, unknown> = {}): UpgradeConfig {
 async function build(name: string, cfg: UpgradeConfig): Promise<StackStormFleet> {
     const fleet = new StackStormFleet(
         name,
-        { hosts: cfg.hosts, targetVersion: cfg.targetVersion, privateKey: pulumi.secret(KEY), settings: cfg },
+        { hosts: cfg.hosts.map((h) => ({ ...h, currentVersion: h.currentVersion!, packageManager: h.packageManager ?? "apt" })), targetVersion: cfg.targetVersion, privateKey: pulumi.secret(KEY), settings: cfg },
         { transformations: [record] },
     );
     await valueOf(fleet.report);

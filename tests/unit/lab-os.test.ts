@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { LAB_PROJECT_ROOT } from "../support/lab";
+import { LAB_PROJECT_ROOT } from "../../lab/support/lab";
 
 function labBash(script: string) {
     const r = spawnSync("bash", ["-c", `set -euo pipefail; . lab/lib/common.sh; . lab/lib/host.sh; ${script}`], { cwd: LAB_PROJECT_ROOT, encoding: "utf8" });

@@ -137,7 +137,8 @@ describe("preflight without hosts[].packages", () => {
             hosts: [{ name: "st2-a", address: "10.0.0.11", user: "stackstorm", currentVersion: "3.0.1", packageManager: "apt" }],
             sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
         });
-        const steps = upgradeSteps({ host: cfg.hosts[0], hostIndex: 0, plan: plan("3.0.1", "3.4.1"), settings: cfg });
+        const host = { ...cfg.hosts[0], currentVersion: "3.0.1", packageManager: "apt" as const };
+        const steps = upgradeSteps({ host, hostIndex: 0, plan: plan("3.0.1", "3.4.1"), settings: cfg });
         const preflight = steps.find((s) => s.key === "preflight")!;
         const body = JSON.stringify(preflight);
         assert.match(body, /pm_installed bwc-enterprise/);

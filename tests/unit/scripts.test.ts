@@ -21,7 +21,8 @@ function stepsFor(from: string, to: string, packageManager: "apt" | "yum", packa
         sshPrivateKey: KEY,
         backup: { extraPaths: ["/var/lib/st2 data"] },
     });
-    return upgradeSteps({ host: cfg.hosts[0], hostIndex: 0, plan: plan(from, to, cfg.hosts[0].packages), settings: cfg });
+    const host = { ...cfg.hosts[0], currentVersion: from, packageManager };
+    return upgradeSteps({ host, hostIndex: 0, plan: plan(from, to, cfg.hosts[0].packages), settings: cfg });
 }
 
 function run(cmd: string, args: string[], input?: string) {

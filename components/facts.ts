@@ -1,0 +1,514 @@
+/**
+ * Host facts: what each host really runs, read once per run (preview and up), read-only, over SSH,
+ * before anything is planned. The plan and the preview come from these facts; `hosts[].currentVersion`,
+ * `packages` and `packageManager` are only assertions checked against them.
+ *
+ * Why the system OpenSSH client, spawned from the program, and not an SSH library (`ssh2`) or
+ * `command.local.run`:
+ * - no new dependency: `ssh2` pulls in crypto code of its own and an optional native module built by
+ *   an install script (`cpu-features`), which we may not rely on; OpenSSH is on every machine that
+ *   administers Linux hosts and is maintained by the OS vendor;
+ * - `command.local.run` is an invoke of the command provider: it runs during preview too, but its
+ *   command line and environment travel through the engine (and debug logs), so the key would have to
+ *   pass through them; here the key stays in this process and a 0600 file that is removed after;
+ * - the same settings as the steps' `connection` (pulumi-command's Go SSH client): same user, port,
+ *   key, `ssh.dialAttempts` as ConnectionAttempts and `ssh.dialTimeoutSeconds` as ConnectTimeout, no
+ *   ssh_config of the operator (`-F /dev/null`: no ProxyJump or options the steps would not have),
+ *   and the same host-key trust as the provider, which checks none (StrictHostKeyChecking=no with an
+ *   empty known_hosts), so a host the steps can reach is a host the facts can read, and vice versa.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as semver from "semver";
+import { knownReleases, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
+import { CONFIG_NAMESPACE, type HostConfig, type Settings, type UpgradeConfig } from "./config";
+import { inPlaceRefusal, plan } from "./plan";
+import { iniGet, mistralDbUrl, psql } from "./scripts/library";
+import { packageManager } from "./scripts/packageManagers";
+import { q, readScript, type ReadScript } from "./scripts/shell";
+
+/** Every package StackStorm has shipped, community and enterprise, whose revision the facts report. */
+export const FACT_PACKAGES: readonly PackageName[] = PACKAGE_NAMES;
+
+/** Hosts read at once: each read is one ssh process; enough to read 500 hosts in well under a minute. */
+export const FACTS_CONCURRENCY = 16;
+/** Seconds the fact script may run on a host (`st2 --version` and `st2ctl status` start Python). */
+const FACTS_SCRIPT_SECONDS = 120;
+/** Longest stdout line the script may print (project rule: no output line over 4 KiB). */
+const MAX_LINE = 4096;
+
+/** What one read found on one host. */
+export interface HostFacts {
+    os: OsRelease;
+    /** From the distribution family (os-release ID / ID_LIKE), else from the package tools present. */
+    packageManager: "apt" | "yum" | null;
+    /** Installed StackStorm packages, name -> VERSION-REVISION. */
+    packages: Record<string, string>;
+    /** Packages an interrupted dpkg run left unpacked or half configured (their version is the new one). */
+    unfinished: string[];
+    /** The first line of `st2 --version 2>&1` (Python 2's argparse prints it on stderr). */
+    st2Version: string | null;
+    /** What `st2ctl status` lists (every component of its list, installed or not) and which run. */
+    st2ctl: { components: string[]; running: string[] } | null;
+    mistral: {
+        /** alembic_version of the Mistral database, read in a read-only transaction; null when there is none. */
+        dbRevision: string | null;
+        /** Whether a Mistral engine or API process runs. */
+        running: boolean;
+    };
+    /** Free MB under the package cache and the backup folder (the nearest existing parent of each). */
+    freeMb: { packageCache?: number; backup?: number };
+    /** Whether the read ran as root (passwordless sudo); without it some facts may be missing. */
+    root: boolean;
+}
+
+/** Who to read and how to reach it: the same user, port and key as the steps' `connection`. */
+export interface FactTarget {
+    name: string;
+    address: string;
+    port: number;
+    user: string;
+    /** Where in the config this host is, for messages (`hosts[2]`). */
+    key: string;
+    privateKey: string;
+}
+
+/** The read-only fact script for one host; generated in the one shell place, shellcheck-clean. */
+export function factScript(host: string, settings: Pick<Settings, "backup" | "mistral">): ReadScript {
+    const apt = packageManager("apt");
+    const yum = packageManager("yum");
+    const lines = [
+        `id="" version_id="" id_like=""`,
+        `if [ -r /etc/os-release ]; then`,
+        `  # shellcheck source=/dev/null`,
+        `  mapfile -t osr < <(. /etc/os-release && printf '%s\\n' "\${ID:-}" "\${VERSION_ID:-}" "\${ID_LIKE:-}")`,
+        `  id=\${osr[0]:-} version_id=\${osr[1]:-} id_like=\${osr[2]:-}`,
+        `fi`,
+        `case " $id $id_like " in`,
+        `  *" rhel "*|*" centos "*|*" fedora "*|*" rocky "*|*" almalinux "*) pm=yum ;;`,
+        `  *" debian "*|*" ubuntu "*) pm=apt ;;`,
+        `  *) if command -v dpkg-query >/dev/null; then pm=apt; elif command -v rpm >/dev/null; then pm=yum; else pm=""; fi ;;`,
+        `esac`,
+        `case "$pm" in`,
+        `  apt) cache=${q(apt.cacheDir)} ;;`,
+        `  yum) cache=${q(yum.cacheDir)} ;;`,
+        `  *) cache=/var/cache ;;`,
+        `esac`,
+        `packages="" unfinished=""`,
+        `for p in ${FACT_PACKAGES.join(" ")}; do`,
+        `  st="" v=""`,
+        `  if [ "$pm" = apt ]; then read -r st v <<<"$(apt_state "$p")"; elif [ "$pm" = yum ]; then read -r st v <<<"$(yum_state "$p")"; fi`,
+        `  if [ -n "$v" ]; then packages+="\${packages:+,}$(json_str "$p"):$(json_str "$v")"; fi`,
+        `  case "$st" in H|U|F) unfinished+="\${unfinished:+,}$(json_str "$p")" ;; esac`,
+        `done`,
+        `st2v=null`,
+        `if command -v st2 >/dev/null; then st2v=$(json_str "$( (timeout 60 st2 --version 2>&1 || true) | head -n 1)"); fi`,
+        `ctl=null`,
+        `if command -v st2ctl >/dev/null; then`,
+        `  status=$(timeout 60 st2ctl status 2>&1 || true)`,
+        `  components=$(printf '%s\\n' "$status" | awk '/ PID: [0-9]+$/ || / is not running\\.$/ { print $1 }' | awk '!seen[$0]++ && n++ < 20' | json_lines)`,
+        `  running=$(printf '%s\\n' "$status" | awk '/ PID: [0-9]+$/ { print $1 }' | awk '!seen[$0]++ && n++ < 20' | json_lines)`,
+        `  ctl="{\\"components\\":[$components],\\"running\\":[$running]}"`,
+        `fi`,
+        `revision=null`,
+        `conf=${q(settings.mistral.configFile)}`,
+        `if [ -r "$conf" ] && command -v psql >/dev/null; then`,
+        `  if url=$( (mistral_db_url "$conf") 2>/dev/null); then`,
+        `    # A read-only transaction: the fact read cannot change the database even by mistake.`,
+        `    if rev=$(PGOPTIONS='-c default_transaction_read_only=on' PGCONNECT_TIMEOUT=10 psql_q "$url" 'SELECT version_num FROM alembic_version' 2>/dev/null); then`,
+        `      revision=$(json_str "$(printf '%s\\n' "$rev" | head -n 1)")`,
+        `    fi`,
+        `  fi`,
+        `fi`,
+        `mistral_running=false`,
+        `if pgrep -f 'bin/mistral-server( |$)|mistral\\.api\\.wsgi' >/dev/null; then mistral_running=true; fi`,
+        `free=""`,
+        `for place in packageCache backup; do`,
+        `  if [ "$place" = packageCache ]; then dir=$cache; else dir=${q(settings.backup.dir)}; fi`,
+        `  existing=$dir`,
+        `  while [ ! -d "$existing" ]; do existing=$(dirname "$existing"); done`,
+        `  mb=$(df -Pm "$existing" | awk 'NR == 2 { print $4 }')`,
+        `  free+="\${free:+,}\\"$place\\":\${mb:-0}"`,
+        `done`,
+        `root=false`,
+        `if [ "$(id -u)" -eq 0 ]; then root=true; fi`,
+        `printf '{"os":{"id":%s,"versionId":%s},"packageManager":%s,"packages":{%s},"unfinished":[%s],"st2Version":%s,"st2ctl":%s,"mistral":{"dbRevision":%s,"running":%s},"freeMb":{%s},"root":%s}\\n' \\`,
+        `  "$(json_str "$id")" "$(json_str "$version_id")" "$(if [ -n "$pm" ]; then json_str "$pm"; else printf null; fi)" \\`,
+        `  "$packages" "$unfinished" "$st2v" "$ctl" "$revision" "$mistral_running" "$free" "$root"`,
+    ];
+    const functions = [
+        // dpkg's second status letter: a package an interrupted upgrade left unpacked (U), half
+        // installed (H) or half configured (F) still counts, with the version dpkg records for it,
+        // so that a resumed run finds the host on its recorded path; removed (n) or config files
+        // only (c) do not. (The steps' pm_installed counts only installed packages: they act on them.)
+        `apt_state() { dpkg-query -W -f='\${db:Status-Abbrev} \${Version}\\n' "$1" 2>/dev/null | awk '$1 ~ /^.[iHUFWt]/ && NF >= 2 { print substr($1, 2, 1), $2 }' || true; }`,
+        `yum_state() { if rpm -q "$1" >/dev/null 2>&1; then rpm -q --qf 'i %{VERSION}-%{RELEASE}\\n' "$1" | tail -n 1; fi; }`,
+        iniGet,
+        mistralDbUrl,
+        psql,
+        // Strings are cut at 64 characters (list items at 32, lists at 20 items) and stripped of control
+        // characters: whatever the host prints, the line stays under 3 KiB (4 KiB is the limit).
+        `json_str() {
+  local s=\${1:0:\${2:-64}}
+  s=\${s//\\\\/\\\\\\\\}
+  s=\${s//\\"/\\\\\\"}
+  printf '"%s"' "$(printf '%s' "$s" | tr -d '\\000-\\037')"
+}`,
+        `json_lines() {
+  local line out=""
+  while IFS= read -r line; do out+="\${out:+,}$(json_str "$line" 32)"; done
+  printf '%s' "$out"
+}`,
+    ];
+    return readScript({ host, step: "facts", title: `read-only facts of host ${host}` }, functions, lines, FACTS_SCRIPT_SECONDS);
+}
+
+/** Parses the script's output: one JSON line. Throws with what was wrong. */
+export function parseFacts(stdout: string): HostFacts {
+    const lines = stdout.split("\n").filter((l) => l.startsWith("{"));
+    if (lines.length !== 1) throw new Error(`expected one line of JSON from the fact script, got ${lines.length}`);
+    if (lines[0].length > MAX_LINE) throw new Error(`the fact script printed a line of ${lines[0].length} bytes (limit ${MAX_LINE})`);
+    const f = JSON.parse(lines[0]) as HostFacts;
+    if (typeof f?.os?.id !== "string" || typeof f.packages !== "object" || typeof f.root !== "boolean") {
+        throw new Error(`the fact script printed JSON without os, packages or root: ${lines[0].slice(0, 200)}`);
+    }
+    return f;
+}
+
+/** The StackStorm release the host runs: its st2 package's version, without the revision. */
+export function factVersion(facts: HostFacts): string | undefined {
+    const st2 = facts.packages.st2;
+    return st2 ? st2.replace(/-[^-]*$/, "") : undefined;
+}
+
+interface SshResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+    timedOut: boolean;
+}
+
+function sshRun(target: FactTarget, keyFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshResult> {
+    const args = [
+        "-F", "/dev/null",
+        "-i", keyFile,
+        "-p", String(target.port),
+        "-o", "BatchMode=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR",
+        "-o", `ConnectTimeout=${ssh.dialTimeoutSeconds}`,
+        "-o", `ConnectionAttempts=${ssh.dialAttempts}`,
+        "-o", "ServerAliveInterval=15",
+        "-o", "ServerAliveCountMax=4",
+        "--", `${target.user}@${target.address}`, command,
+    ];
+    // Beyond every dial attempt and the script's own limit, ssh is killed.
+    const limitMs = (ssh.dialAttempts * (ssh.dialTimeoutSeconds + 1) + FACTS_SCRIPT_SECONDS + 30) * 1000;
+    return new Promise((resolve, reject) => {
+        const env = { ...process.env };
+        for (const k of Object.keys(env)) if (k === "LANG" || k === "LANGUAGE" || k.startsWith("LC_")) delete env[k];
+        const child = spawn("ssh", args, { env, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+        }, limitMs);
+        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        child.on("error", (e) => {
+            clearTimeout(timer);
+            reject(new Error(`cannot run the OpenSSH client (ssh) to read host facts: ${e.message}; install openssh-client`));
+        });
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? 255, stdout, stderr, timedOut });
+        });
+        child.stdin.on("error", () => undefined); // a host that drops the session early is reported by the exit code
+        child.stdin.end(input);
+    });
+}
+
+/** Why a read failed, for the operator: host, address, what failed, what to check. */
+function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshResult): string {
+    const where = `host ${t.name} (${t.user}@${t.address}:${t.port}, ${t.key})`;
+    const said = r.stderr.trim().split("\n").slice(-3).join(" / ");
+    if (r.timedOut) return `${where}: reading its facts did not finish in time; check that the host is responsive and that sudo does not hang`;
+    if (r.code === 255 && /Permission denied|Too many authentication failures/.test(r.stderr)) {
+        return (
+            `${where}: the SSH login was refused (${said}). Check that the key (${t.key}.sshPrivateKey or sshPrivateKey/sshPrivateKeyPath) ` +
+            `is authorized for ${t.user} on the host (~${t.user}/.ssh/authorized_keys)`
+        );
+    }
+    if (r.code === 255) {
+        return (
+            `${where}: unreachable: ssh failed after ${ssh.dialAttempts} attempt(s) of ${ssh.dialTimeoutSeconds} s (${said || "no message"}). ` +
+            `Check that ${t.address} is reachable from this machine, that sshd listens on port ${t.port}, and that the key ` +
+            `(${t.key}.sshPrivateKey or sshPrivateKey) is authorized for ${t.user}; ssh.dialAttempts and ssh.dialTimeoutSeconds set the patience`
+        );
+    }
+    return `${where}: the read-only fact script failed (exit ${r.code}): ${said || "no message"}`;
+}
+
+/** Runs `work` over `items`, at most `limit` at once, keeping their order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+    const out = new Array<R>(items.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await work(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
+}
+
+/**
+ * Reads every host once, in parallel (at most FACTS_CONCURRENCY at once). One error lists every host
+ * that could not be read. The keys are written to 0600 files in a 0700 temp folder, removed after.
+ */
+export async function readFacts(targets: readonly FactTarget[], settings: Settings): Promise<Map<string, HostFacts>> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "st2-upgrade-facts-"));
+    try {
+        const keyFiles = new Map<string, string>();
+        const keyFile = (key: string): string => {
+            let file = keyFiles.get(key);
+            if (!file) {
+                file = path.join(dir, `key-${keyFiles.size}`);
+                // OpenSSH refuses a key without its final newline on some versions, and any key others can read.
+                fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
+                keyFiles.set(key, file);
+            }
+            return file;
+        };
+        const results = await mapBounded(targets, FACTS_CONCURRENCY, async (t) => {
+            const script = factScript(t.name, settings);
+            const r = await sshRun(t, keyFile(t.privateKey), settings.ssh, script.command, script.body);
+            if (r.code !== 0 || r.timedOut) return { t, error: readFailure(t, settings.ssh, r) };
+            try {
+                return { t, facts: parseFacts(r.stdout) };
+            } catch (e) {
+                return { t, error: `host ${t.name} (${t.address}): ${(e as Error).message}` };
+            }
+        });
+        const errors = results.flatMap((r) => (r.error ? [r.error] : []));
+        if (errors.length) throw new FactsError(errors);
+        return new Map(results.map((r) => [r.t.name, r.facts!]));
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** Hosts whose facts could not be read or contradict the configuration; nothing was changed. */
+export class FactsError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`st2-upgrade: host facts (read before any step; no host was changed):\n  ${problems.join("\n  ")}`);
+        this.name = "FactsError";
+    }
+}
+
+/** The upgrade a previous run of this stack recorded for a host (its steps' triggers). */
+export interface RecordedUpgrade {
+    from: string;
+    to: string;
+}
+
+/**
+ * What the last deployment of this stack recorded per host: the (from, to) of its steps' triggers.
+ * Read through the engine's built-in `readStackResourceOutputs` invoke on this very stack (the last
+ * checkpoint, which the current run has not changed yet), so failed runs count too: every step that
+ * finished is in the checkpoint even when the run did not finish. No resource is registered for it.
+ */
+export async function recordedUpgrades(fleetName: string): Promise<Map<string, RecordedUpgrade[]>> {
+    const stackName = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", { stackName })) as {
+        outputs?: Record<string, { type?: string; outputs?: { triggers?: unknown } }>;
+    };
+    return upgradesFromState(result?.outputs ?? {}, fleetName);
+}
+
+/**
+ * The pure part of `recordedUpgrades`: state entries (URN -> type, outputs) to host -> every distinct
+ * (from, to) its steps carry. More than one when a run towards a new target failed before the old
+ * chain's steps were deleted.
+ */
+export function upgradesFromState(
+    entries: Record<string, { type?: string; outputs?: { triggers?: unknown } }>,
+    fleetName: string,
+): Map<string, RecordedUpgrade[]> {
+    const found = new Map<string, RecordedUpgrade[]>();
+    for (const [urn, entry] of Object.entries(entries)) {
+        if (entry.type !== "command:remote:Command" || !urn.includes("st2upgrade:host:StackStormHost$")) continue;
+        const t = entry.outputs?.triggers;
+        if (!Array.isArray(t) || t.length !== 3 || !t.every((x) => typeof x === "string")) continue;
+        const [from, to, step] = t as string[];
+        const name = urn.split("::").pop()!;
+        const prefix = `${fleetName}-`;
+        const suffix = `-${step}`;
+        if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue;
+        const host = name.slice(prefix.length, name.length - suffix.length);
+        const seen = found.get(host) ?? [];
+        if (!seen.some((r) => r.from === from && r.to === to)) found.set(host, [...seen, { from, to }]);
+    }
+    return found;
+}
+
+/**
+ * The release the plan starts from. Steps are keyed on (from, to, step): after a successful upgrade
+ * the host runs `to`, and planning from what it runs would plan nothing, so every step would be
+ * deleted from the state and the next preview would show deletes. So while the host is somewhere on
+ * the path the last run recorded for this target (its start, a stepping stone, or the target), the
+ * plan keeps that run's `from`: the same resources, the same triggers, nothing runs again, and a
+ * failed run resumes at the failed step even when the host is already past a stepping stone. A new
+ * target, or a host found off that path (restored from a backup, upgraded by hand), plans from what
+ * the host runs.
+ */
+export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined, skip: readonly string[]): { from: string; pinned: boolean } {
+    for (const r of recorded ?? []) {
+        if (r.to !== target || r.from === running) continue;
+        try {
+            const path = [r.from, ...plan(r.from, target, undefined, skip).legs.map((l) => l.version)];
+            if (path.includes(running)) return { from: r.from, pinned: true };
+        } catch {
+            // the recorded start is no longer plannable (catalog changed): plan from the host
+        }
+    }
+    return { from: running, pinned: false };
+}
+
+/** A host as the program plans it: the configuration completed and checked by the facts. */
+export type ResolvedHost = Omit<HostConfig, "currentVersion" | "packageManager" | "packages"> & {
+    currentVersion: string;
+    packageManager: "apt" | "yum";
+    packages?: PackageName[];
+    /** The OS the facts found: the plan's legs and reload flags depend on it. */
+    os?: OsRelease;
+};
+
+/**
+ * Completes each host from its facts and checks the configured assertions, the catalog and the
+ * OS: every problem of every host in one error, before any resource is registered.
+ */
+export function resolveHosts(
+    hosts: readonly HostConfig[],
+    facts: ReadonlyMap<string, HostFacts>,
+    recorded: ReadonlyMap<string, readonly RecordedUpgrade[]>,
+    targetVersion: string,
+    skip: readonly string[],
+): ResolvedHost[] {
+    const problems: string[] = [];
+    const releases = new Set(knownReleases());
+    const resolved = hosts.map((host, i): ResolvedHost | undefined => {
+        const f = facts.get(host.name);
+        if (!f) {
+            problems.push(`host ${host.name} (${host.address}): no facts were read`);
+            return undefined;
+        }
+        const key = `${CONFIG_NAMESPACE}:hosts[${i}]`;
+        const where = `host ${host.name} (${host.address})`;
+        const running = factVersion(f);
+        if (!running) {
+            problems.push(`${where}: the st2 package is not installed (${f.packageManager ?? "no dpkg or rpm"} found no st2): is this a StackStorm host?`);
+            return undefined;
+        }
+        if (!semver.valid(running) || !releases.has(running)) {
+            problems.push(`${where}: runs st2 ${f.packages.st2}, a release the catalog does not know; add it to components/catalog/releases.ts`);
+            return undefined;
+        }
+        if (!f.packageManager) {
+            problems.push(`${where}: neither dpkg nor rpm found (os-release ${f.os.id} ${f.os.versionId})`);
+            return undefined;
+        }
+        const { from } = planFrom(running, targetVersion, recorded.get(host.name), skip);
+        const installed = FACT_PACKAGES.filter((p) => p in f.packages);
+        // Assertions: the configured value must match what the host runs, or the start of the upgrade
+        // this stack recorded for it (a config written before the upgrade stays valid after it).
+        if (host.currentVersion !== undefined && host.currentVersion !== running && host.currentVersion !== from) {
+            problems.push(
+                `${key}.currentVersion is "${host.currentVersion}" but ${where} runs ${running} (st2 package ${f.packages.st2}). ` +
+                    `Remove the key to plan from what the host runs, or set it: currentVersion: "${running}"`,
+            );
+        }
+        if (host.packageManager !== undefined && host.packageManager !== f.packageManager) {
+            problems.push(
+                `${key}.packageManager is "${host.packageManager}" but ${where} is ${f.os.id} ${f.os.versionId} with ${f.packageManager}. ` +
+                    `Remove the key, or set it: packageManager: "${f.packageManager}"`,
+            );
+        }
+        if (host.packages !== undefined && [...host.packages].sort().join(" ") !== [...installed].sort().join(" ")) {
+            problems.push(
+                `${key}.packages is [${host.packages.join(", ")}] but ${where} has [${installed.join(", ")}] installed. ` +
+                    `Remove the key to plan from what is installed, or set it: packages: [${installed.map((p) => `"${p}"`).join(", ")}]`,
+            );
+        }
+        // A host already at the target (upgraded by this stack or otherwise) has nothing left to refuse.
+        const refusal = running === targetVersion ? undefined : inPlaceRefusal(host, f.os, from, targetVersion);
+        if (refusal) problems.push(refusal);
+        try {
+            plan(from, targetVersion, installed, skip, f.os);
+        } catch (e) {
+            problems.push(`${where} cannot be upgraded from ${from} to ${targetVersion}: ${(e as Error).message}`);
+        }
+        return { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, os: f.os };
+    });
+    if (problems.length) throw new FactsError(problems);
+    return resolved as ResolvedHost[];
+}
+
+/**
+ * Before any resource: reads every host's facts and the upgrades this stack recorded, both in
+ * parallel, and resolves the hosts (assertions, catalog, OS). Throws FactsError naming every host
+ * that is unreachable, contradicts the configuration or cannot take the target in place.
+ */
+export async function planHosts(
+    cfg: UpgradeConfig,
+    fleetName: string,
+    defaultKey: string | undefined,
+): Promise<{ hosts: ResolvedHost[]; facts: Map<string, HostFacts> }> {
+    const targets = cfg.hosts.map((h, i): FactTarget => {
+        const privateKey = h.sshPrivateKey ?? defaultKey;
+        if (privateKey === undefined) throw new Error(`host ${h.name} has no SSH private key`);
+        return { name: h.name, address: h.address, port: h.port, user: h.user, key: `hosts[${i}]`, privateKey };
+    });
+    const file = process.env[FACTS_FILE_ENV];
+    const [facts, recorded] = await Promise.all([file ? factsFromFile(file, cfg.hosts) : readFacts(targets, cfg), recordedUpgrades(fleetName)]);
+    return { hosts: resolveHosts(cfg.hosts, facts, recorded, cfg.targetVersion, cfg.skipMigrations), facts };
+}
+
+/**
+ * Facts recorded elsewhere, for a review without access to the hosts (and for tests of the engine
+ * and the benchmark, whose hosts do not exist): a JSON object, host name -> facts, as the `facts`
+ * outputs of a previous run give them. The plan is then only as true as the file: the preview says so.
+ */
+export const FACTS_FILE_ENV = "ST2_UPGRADE_FACTS_FILE";
+
+function factsFromFile(file: string, hosts: readonly HostConfig[]): Map<string, HostFacts> {
+    let all: Record<string, unknown>;
+    try {
+        all = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+        throw new FactsError([`${FACTS_FILE_ENV}=${file}: cannot read it as JSON: ${(e as Error).message}`]);
+    }
+    const problems: string[] = [];
+    const found = new Map<string, HostFacts>();
+    for (const h of hosts) {
+        if (!(h.name in all)) problems.push(`${FACTS_FILE_ENV}=${file} has no facts for host ${h.name}`);
+        else {
+            try {
+                found.set(h.name, parseFacts(JSON.stringify(all[h.name])));
+            } catch (e) {
+                problems.push(`${FACTS_FILE_ENV}=${file}, host ${h.name}: ${(e as Error).message}`);
+            }
+        }
+    }
+    if (problems.length) throw new FactsError(problems);
+    pulumi.log.warn(`host facts come from ${file} (${FACTS_FILE_ENV}), not from the hosts: this plan is only as true as that file`);
+    return found;
+}

@@ -1,0 +1,172 @@
+// Host facts end to end: the real program reads each lab host once per run, read-only, over SSH,
+// before planning. An OS that cannot take the target is refused in preview, touching nothing; an
+// unreachable host stops the preview, named; after a facts-driven upgrade the next preview and up
+// change nothing and the only SSH login per host and run is the fact read.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ensureToolchain } from "../../lab/support/engine";
+import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { assertOnlyFactReads, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
+
+const MINUTES = 60_000;
+
+function commandLog(host: LabHost): string[] {
+    return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
+}
+
+/** Hosts without `currentVersion`: the plan comes from the facts alone. */
+function factsConfig(hosts: readonly LabHost[], settings: Record<string, unknown>): Record<string, unknown> {
+    const config = labConfig(hosts, settings);
+    return { ...config, hosts: (config.hosts as Record<string, unknown>[]).map(({ currentVersion: _drop, ...h }) => h) };
+}
+
+const UBUNTU_1604 = 'NAME="Ubuntu"\nVERSION="16.04.7 LTS (Xenial Xerus)"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="16.04"\n';
+
+describe("a host whose OS cannot take the target in place", { timeout: 20 * MINUTES }, () => {
+    let host: LabHost;
+    let stack: ProgramStack;
+
+    before(() => {
+        ensureToolchain();
+        [host] = labUp({ hosts: 1, version: "2.2.0", prefix: "fu" });
+        // The lab's os option is on another branch: the host says it is Ubuntu 16.04 by our own hand.
+        const set = sshRun(host, "sudo rm -f /etc/os-release && sudo tee /etc/os-release >/dev/null", { input: UBUNTU_1604 });
+        assert.equal(set.code, 0, set.stderr);
+        stack = programStack(factsConfig([host], { targetVersion: "3.9.0" }));
+    });
+    after(() => {
+        stack?.cleanup();
+        labDown({ prefix: "fu" });
+    });
+
+    it("is refused in preview with the way forward, with no resource and nothing run on the host", () => {
+        const sessions = sshdSessions(host);
+        const log = commandLog(host);
+        const r = stack.pulumi(["preview", "--diff"]);
+        assert.notEqual(r.code, 0, show(r));
+        const text = r.stdout + r.stderr;
+        assert.match(text, new RegExp(`host fu1 \\(${host.address.replace(/\./g, "\\.")}\\) runs ubuntu 16\\.04, on which StackStorm ends with 3\\.4`), show(r));
+        assert.match(text, /2\.2\.0 -> 3\.9\.0 is impossible in place; the newest release this OS can reach in place is 3\.4\.1/);
+        assert.match(text, /upgrade the OS first, or roll over to a new instance \(docs\/rollover\.md\)/);
+        assert.match(text, /st2-upgrade:rollover: \{ oldHost: \{ name: fu1/);
+        assert.doesNotMatch(text, /command:remote:Command/, "no step was planned");
+        // One login: the fact read (then ours, for the command log).
+        assert.equal(sshdSessions(host), sessions + 2);
+        assertOnlyFactReads(host, commandLog(host).slice(log.length), 1);
+    });
+
+    it("plans the upgrade as far as the OS allows (3.4.1)", () => {
+        const ok = programStack(factsConfig([host], { targetVersion: "3.4.1" }), "e2e-341");
+        try {
+            const r = ok.pulumi(["preview"]);
+            assert.equal(r.code, 0, show(r));
+            assert.match(r.stdout, /st2-fu1-packages-3\.4\.1/);
+        } finally {
+            ok.cleanup();
+        }
+    });
+});
+
+describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => {
+    let hosts: LabHost[];
+    let stack: ProgramStack;
+
+    before(() => {
+        ensureToolchain();
+        hosts = labUp({ hosts: 2, version: "2.0.1", prefix: "fi" });
+        stack = programStack(factsConfig(hosts, { targetVersion: "2.2.0", rollout: { batchSize: 2 }, ssh: { dialAttempts: 1, dialTimeoutSeconds: 3 } }));
+    });
+    after(() => {
+        stack?.cleanup();
+        labDown({ prefix: "fi" });
+    });
+
+    it("stops the preview naming an unreachable host, what failed and what to check", () => {
+        fault(hosts[0], "unreachable", true);
+        let r;
+        try {
+            r = stack.pulumi(["preview"]);
+        } finally {
+            fault(hosts[0], "unreachable", false);
+        }
+        assert.notEqual(r.code, 0, show(r));
+        const addr = hosts[0].address.replace(/\./g, "\\.");
+        assert.match(r.stdout + r.stderr, new RegExp(`host fi1 \\(st2admin@${addr}:22, hosts\\[0\\]\\): unreachable: ssh failed after 1 attempt\\(s\\) of 3 s`), show(r));
+        assert.match(r.stdout + r.stderr, new RegExp(`Check that ${addr} is reachable from this machine, that sshd listens on port 22`));
+        assert.doesNotMatch(r.stdout + r.stderr, /host fi2 /, "the reachable host is not blamed");
+    });
+
+    it("upgrades from what the hosts run, reports the facts, and the next preview and up change nothing", () => {
+        const first = stack.up();
+        assert.equal(first.code, 0, show(first));
+        for (const h of hosts) {
+            const ran = first.ran.filter((n) => n.startsWith(`st2-${h.name}-`));
+            assert.equal(ran[0], `st2-${h.name}-preflight`);
+            assert.equal(ran[ran.length - 1], `st2-${h.name}-verify`);
+            assert.match(sshRun(h, "st2 --version 2>&1").stdout, /^st2 2\.2\.0/);
+        }
+        type Report = { name: string; fromVersion: string; facts: { packages: Record<string, string>; os: { id: string }; st2Version: string } };
+        const before = (stack.outputs() as { hosts: Report[] }).hosts;
+        for (const r of before) {
+            assert.equal(r.fromVersion, "2.0.1");
+            assert.match(r.facts.packages.st2, /^2\.0\.1-/, "facts were read before the upgrade");
+            assert.equal(r.facts.os.id, "debian");
+            assert.match(r.facts.st2Version, /^st2 2\.0\.1/);
+        }
+
+        const sessions = hosts.map(sshdSessions);
+        const logs = hosts.map(commandLog);
+        const preview = stack.pulumi(["preview", "--expect-no-changes", "--diff"]);
+        assert.equal(preview.code, 0, show(preview));
+        assert.doesNotMatch(preview.stdout, /\bdelete\b|- command:remote:Command/, show(preview));
+        const again = stack.up();
+        assert.equal(again.code, 0, show(again));
+        assert.deepEqual(again.ran, []);
+        assert.ok(again.events.length > 0 && again.events.every((e) => e.op === "same"), JSON.stringify(again.events.filter((e) => e.op !== "same")));
+        // Per host: our command-log login, then one fact read for the preview and one for the up.
+        assert.deepEqual(hosts.map(sshdSessions), sessions.map((n) => n + 3));
+        hosts.forEach((h, i) => assertOnlyFactReads(h, commandLog(h).slice(logs[i].length), 2));
+        const now = (stack.outputs() as { hosts: Report[] }).hosts;
+        for (const r of now) {
+            assert.equal(r.fromVersion, "2.0.1", "the plan keeps the start of the recorded upgrade");
+            assert.match(r.facts.packages.st2, /^2\.2\.0-/, "the facts say what the host runs now");
+        }
+    });
+});
+
+describe("a run that failed past a stepping stone", { timeout: 40 * MINUTES }, () => {
+    let host: LabHost;
+    let stack: ProgramStack;
+
+    before(() => {
+        ensureToolchain();
+        [host] = labUp({ hosts: 1, version: "2.0.1", prefix: "fr" });
+        stack = programStack(factsConfig([host], { targetVersion: "3.9.0" }));
+    });
+    after(() => {
+        stack?.cleanup();
+        labDown({ prefix: "fr" });
+    });
+
+    it("resumes at the failed step although the host now runs the stone, skipping no migration", () => {
+        // The Mistral DB upgrade after the 3.0.1 packages fails once: the host is left running 3.0.1.
+        sshRun(host, "sudo install -d /etc/st2-double/faults && sudo touch /etc/st2-double/faults/migration-fail-mistral-db-manage");
+        const failed = stack.up();
+        assert.notEqual(failed.code, 0, show(failed));
+        assert.ok(failed.ran.includes("st2-fr1-packages-3.0.1"), failed.ran.join(", "));
+        assert.match(sshRun(host, "st2 --version 2>&1").stdout, /^st2 3\.0\.1/);
+
+        // Facts alone would plan 3.0.1 -> 3.9.0 and lose the 2.x migrations; the recorded start keeps the chain.
+        const preview = stack.pulumi(["preview", "--diff"]);
+        assert.equal(preview.code, 0, show(preview));
+        assert.doesNotMatch(preview.stdout, /\bdelete\b|- command:remote:Command/, show(preview));
+        const resumed = stack.up();
+        assert.equal(resumed.code, 0, show(resumed));
+        assert.equal(resumed.ran[0], "st2-fr1-mistral-db-3.0.1", resumed.ran.join(", "));
+        assert.ok(resumed.ran.includes("st2-fr1-migrate-2.1-datastore-scopes"), resumed.ran.join(", "));
+        assert.ok(!resumed.ran.includes("st2-fr1-packages-3.0.1"), resumed.ran.join(", "));
+        assert.match(sshRun(host, "st2 --version 2>&1").stdout, /^st2 3\.9\.0/);
+        const again = stack.pulumi(["preview", "--expect-no-changes"]);
+        assert.equal(again.code, 0, show(again));
+    });
+});
