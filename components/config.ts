@@ -4,7 +4,7 @@
  * that bad input is tested without an engine; `index.ts` feeds it from `pulumi.Config`.
  */
 import { z } from "zod";
-import { executableMigrationIds, knownReleases, latestRelease, PACKAGE_NAMES } from "./catalog";
+import { executableMigrationIds, knownReleases, latestRelease, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
 import { plan } from "./plan";
 
 export const CONFIG_NAMESPACE = "st2-upgrade";
@@ -355,3 +355,12 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
     if (problems.length) throw new ConfigError(problems);
     return config;
 }
+
+/** A host as the program plans it: the configuration completed and checked by its facts (components/facts.ts). */
+export type ResolvedHost = Omit<HostConfig, "currentVersion" | "packageManager" | "packages"> & {
+    currentVersion: string;
+    packageManager: "apt" | "yum";
+    packages?: PackageName[];
+    /** The OS the facts found: the plan's legs and reload flags depend on it. */
+    os?: OsRelease;
+};

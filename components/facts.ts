@@ -24,7 +24,9 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { knownReleases, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
-import { CONFIG_NAMESPACE, type HostConfig, type Settings, type UpgradeConfig } from "./config";
+import { CONFIG_NAMESPACE, type HostConfig, type ResolvedHost, type Settings, type UpgradeConfig } from "./config";
+
+export type { ResolvedHost };
 import { inPlaceRefusal, plan } from "./plan";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
@@ -383,14 +385,6 @@ export function planFrom(running: string, target: string, recorded: readonly Rec
     return { from: running, pinned: false };
 }
 
-/** A host as the program plans it: the configuration completed and checked by the facts. */
-export type ResolvedHost = Omit<HostConfig, "currentVersion" | "packageManager" | "packages"> & {
-    currentVersion: string;
-    packageManager: "apt" | "yum";
-    packages?: PackageName[];
-    /** The OS the facts found: the plan's legs and reload flags depend on it. */
-    os?: OsRelease;
-};
 
 /**
  * Completes each host from its facts and checks the configured assertions, the catalog and the
@@ -448,15 +442,20 @@ export function resolveHosts(
                     `Remove the key to plan from what is installed, or set it: packages: [${installed.map((p) => `"${p}"`).join(", ")}]`,
             );
         }
-        // A host already at the target (upgraded by this stack or otherwise) has nothing left to refuse.
-        const refusal = running === targetVersion ? undefined : inPlaceRefusal(host, f.os, from, targetVersion);
-        if (refusal) problems.push(refusal);
+        // A host already at the target (upgraded by this stack or otherwise) has nothing left to refuse,
+        // and its pinned plan only names the steps the state holds: the OS no longer constrains it.
+        const os = running === targetVersion ? undefined : f.os;
+        const refusal = os && inPlaceRefusal(host, os, from, targetVersion);
+        if (refusal) {
+            problems.push(refusal);
+            return undefined;
+        }
         try {
-            plan(from, targetVersion, installed, skip, f.os);
+            plan(from, targetVersion, installed, skip, os);
         } catch (e) {
             problems.push(`${where} cannot be upgraded from ${from} to ${targetVersion}: ${(e as Error).message}`);
         }
-        return { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, os: f.os };
+        return { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, ...(os ? { os } : {}) };
     });
     if (problems.length) throw new FactsError(problems);
     return resolved as ResolvedHost[];

@@ -1,6 +1,6 @@
 /** What every step generator needs to know about one host's upgrade. */
 import type { Settings } from "../config";
-import type { ResolvedHost } from "../facts";
+import type { ResolvedHost } from "../config";
 import type { UpgradePlan } from "../plan";
 import { packageManager, type PackageManagerStrategy } from "./packageManagers";
 import { stepScript, type StepScript } from "./shell";
