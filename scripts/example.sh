@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job on the built-in example: two lab hosts at StackStorm 2.0.1 (made on this
-# machine by lab/bin/up.sh), `pulumi up` of the dev stack (Pulumi.dev.yaml) to 3.9.0, then the
+# machine by lab/bin/up.sh, Ubuntu 14.04 by their os-release), `pulumi up` of the dev stack
+# (Pulumi.dev.yaml) to 3.0.1, the newest release their OS takes in place, then the
 # stack's outputs. Safe to run again: hosts already up are kept and the second `up` changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

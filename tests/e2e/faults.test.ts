@@ -41,7 +41,7 @@ describe("fault tests", { timeout: 60 * MINUTES }, () => {
 
     before(() => {
         ensureToolchain();
-        hosts = labUp({ hosts: 6, version: "3.2.0", prefix: PREFIX });
+        hosts = labUp({ hosts: 6, version: "3.8.1", prefix: PREFIX });
         [old] = labUp({ hosts: 1, version: "2.0.1", prefix: `${PREFIX}o` });
     });
     after(() => {
@@ -206,7 +206,7 @@ describe("a malformed stack config", { timeout: 20 * MINUTES }, () => {
             [{ name: "bad name" }, /st2-upgrade:hosts\[0\]\.name must be 1-63 letters, digits or dashes/],
         ];
         for (const [bad, message] of cases) {
-            const config = labConfig([{ ...host, version: "3.2.0" }], { targetVersion: "3.9.0" });
+            const config = labConfig([{ ...host, version: "3.8.1" }], { targetVersion: "3.9.0" });
             const hostsWithBad = [{ ...(config.hosts as Record<string, unknown>[])[0], ...bad }];
             const stack = programStack({ ...config, hosts: hostsWithBad });
             try {
