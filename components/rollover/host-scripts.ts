@@ -39,7 +39,12 @@ const st2Login = `st2_login() {
 }`;
 
 /** The first error line st2 printed (its messages name keys, never values), shortened. */
-const st2Error = `st2_error() { { grep -m 1 '^ERROR' "$1" || tail -n 1 "$1"; } | cut -c 1-300; }`;
+/**
+ * The first ERROR line of the given files (else their last non-blank line), shortened. Real st2
+ * prints its errors on stdout, not stderr (real-st2 3.8.1 and 3.9.0 transcripts 38d and 65), so a
+ * failed call's stdout file is read too: it holds the error, never a value, when the call failed.
+ */
+const st2Error = `st2_error() { { cat -- "$@" | grep -m 1 '^ERROR' || cat -- "$@" | awk 'NF' | tail -n 1; } | cut -c 1-300; }`;
 
 /** Prints the first non-blank character of a file (`[` for a JSON list). */
 const firstChar = `first_char() { awk 'NF { print substr($1, 1, 1); exit }' "$1"; }`;
@@ -65,7 +70,7 @@ function exportLines(host: ScriptHost, decrypt: boolean): string[] {
     return [
         ...listings.flatMap((args, i) => [
             `if ! st2 key list -j ${args.map(q).join(" ")} >"$work/list-${i}.json" 2>"$work/err"; then`,
-            `  die "st2 key list -j ${args.join(" ")} failed: $(st2_error "$work/err"); ${authHint(host)}"`,
+            `  die "st2 key list -j ${args.join(" ")} failed: $(st2_error "$work/list-${i}.json" "$work/err"); ${authHint(host)}"`,
             `fi`,
             `case "$(first_char "$work/list-${i}.json")" in`,
             `  "[") ;;`,
@@ -105,11 +110,12 @@ export function preflightScript(host: ScriptHost, o: PreflightOptions): StepScri
         ...exportLines(host, false),
         `keys=$(grep -c '"name"' "$work/export.json" || true)`,
         // The roll-over exports secrets decrypted: prove now that root may, and that the crypto key
-        // still decrypts them. The output is thrown away, never written.
+        // still decrypts them. The values are never written: only an ERROR line (st2 prints its
+        // errors on stdout) is kept, by an awk that reads to the end (no SIGPIPE for st2).
         ...(o.role === "old"
             ? keyExportListings(host.version, true).map(
                   (args) =>
-                      `st2 key list -j ${args.map(q).join(" ")} >/dev/null 2>"$work/err" || die "st2 key list -j ${args.join(" ")} failed: $(st2_error "$work/err"); the roll-over needs the secrets decrypted"`,
+                      `st2 key list -j ${args.map(q).join(" ")} 2>"$work/err" | awk '/^ERROR/ && !n { print; n = 1 }' >"$work/probe" || die "st2 key list -j ${args.join(" ")} failed: $(st2_error "$work/probe" "$work/err"); the roll-over needs the secrets decrypted"`,
               )
             : []),
         ...(o.needsGit ? [`command -v git >/dev/null || die "git is needed to install packs from their repositories: install it on this host"`] : []),
@@ -140,9 +146,9 @@ export function loadScript(host: ScriptHost, timeoutSeconds: number): StepScript
         `cat >"$work/keys.json"`,
         `if [ "$(first_char "$work/keys.json")" != "[" ]; then die "the load file is not a JSON list: the converter failed?"; fi`,
         `if [ "$(tr -d ' \\n' <"$work/keys.json")" = "[]" ]; then log "the old host has no key to load"; exit 0; fi`,
-        `# st2 key load prints what it stored: never shown.`,
-        `if ! st2 key load "$work/keys.json" >/dev/null 2>"$work/err"; then`,
-        `  die "st2 key load failed: $(st2_error "$work/err"); ${authHint(host)}"`,
+        `# st2 key load prints what it stored: never shown; on failure its stdout holds the error.`,
+        `if ! st2 key load "$work/keys.json" >"$work/out" 2>"$work/err"; then`,
+        `  die "st2 key load failed: $(st2_error "$work/out" "$work/err"); ${authHint(host)}"`,
         `fi`,
         `log "st2 key load done"`,
     ];

@@ -81,7 +81,7 @@ def done(extra=None):
     rec.update(extra or {})
     calls = rd("calls.json", []); calls.append(rec); wr("calls.json", calls)
 def fail(msg, code=1):
-    done({"failed": msg}); sys.stderr.write("ERROR: %s\n" % msg); sys.exit(code)
+    done({"failed": msg}); sys.stdout.write("ERROR: %s\n\n" % msg); sys.exit(code)  # real st2 prints errors on stdout (real-st2 38d, 65)
 need = host.get("credentials")
 if need and not (conf and rec.get("conf_user") == need[0] and rec.get("conf_password_ok")):
     fail("401 Client Error: Unauthorized\nMESSAGE: Unauthorized - One of Token or API key required.")
