@@ -7,6 +7,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { inventoryAsync as inventory, lossesSince, type Inventory } from "../lab/support/inventory";
 import { sshRunAsync, type LabHost } from "../lab/support/lab";
+import { st2ctlDown } from "../components/scripts/library";
+import { packageManager } from "../components/scripts/packageManagers";
+import { q } from "../components/scripts/shell";
 
 export { inventory };
 
@@ -230,8 +233,9 @@ export async function lostSince(host: LabHost, before: Inventory, target: string
     }
     const cli = await sshRunAsync(host, "st2 --version 2>&1 | head -n 1");
     if (!cli.stdout.startsWith(`st2 ${target}`)) problems.push(`${host.name}: st2 --version says '${cli.stdout.trim()}'`);
-    const status = await sshRunAsync(host, "sudo st2ctl status 2>&1");
-    if (/not running/.test(status.stdout)) problems.push(`${host.name}: services down: ${status.stdout.split("\n").filter((l) => /not running/.test(l)).join("; ")}`);
+    // st2ctl lists st2chatops (and Mistral before 3.3) whether installed or not: judge as verify does.
+    const down = await sshRunAsync(host, `sudo bash -c ${q(`${packageManager("apt").query}\n${st2ctlDown}\nst2ctl status 2>&1 | st2ctl_down`)}`);
+    if (down.stdout.trim() !== "") problems.push(`${host.name}: services down: ${down.stdout.trim().split("\n").join(", ")}`);
     return problems;
 }
 
