@@ -55,6 +55,19 @@ describe("upgrade 2.0.1 -> 3.9.0 on two hosts", { timeout: 30 * MINUTES }, () =>
             assert.equal(after.mistral?.alembic_revision, "030", "Mistral DB upgraded for 3.0.1");
             assertNothingLost(h, seeded.get(h.name)!, after);
         }
+        // The real command provider stalls on an output line over 64 KiB: no step printed one over 4 KiB.
+        const exported = stack.pulumi(["stack", "export"]);
+        assert.equal(exported.code, 0, show(exported));
+        const resources = (JSON.parse(exported.stdout) as { deployment: { resources?: { type: string; urn: string; outputs?: Record<string, unknown> }[] } }).deployment.resources ?? [];
+        const printed = resources.filter((x) => x.type === "command:remote:Command");
+        assert.ok(printed.length > 0);
+        for (const x of printed) {
+            for (const stream of ["stdout", "stderr"]) {
+                const text = x.outputs?.[stream];
+                const long = typeof text === "string" ? text.split("\n").filter((l) => Buffer.byteLength(l) > 4096) : [];
+                assert.deepEqual(long.map((l) => l.length), [], `${x.urn} ${stream} has a line over 4 KiB`);
+            }
+        }
         const out = stack.outputs() as { hosts: { name: string; verifiedVersion: string; backupPath: string; migrations: string[] }[] };
         for (const h of hosts) {
             const report = out.hosts.find((x) => x.name === h.name)!;
