@@ -30,7 +30,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FACTS_FILE_ENV } from "../components/facts";
+import { fakeFacts, useFactsFile } from "../lab/support/facts";
 import { ensureToolchain, makeTempStack, PROJECT_ROOT, pulumiEnv, type TempStack } from "../lab/support/engine";
 import { labDown, labHosts, labUp, sshdSessions, sshRun, type LabHost } from "../lab/support/lab";
 import { labConfig, programStack, type ProgramStack } from "../lab/support/program";
@@ -413,14 +413,7 @@ async function previewOnce(n: number, key: string, variant: PreviewVariant): Pro
     cleanup.stacks.add(stack);
     // The hosts do not exist: their facts come from a file, as in a review without access to them, so
     // the figure leaves out the fact reads (one ssh session per host, FACTS_CONCURRENCY at once).
-    const factsFile = path.join(stack.dir, "facts.json");
-    const version = `${FROM}-1`;
-    const fact = {
-        os: { id: "ubuntu", versionId: "20.04" }, packageManager: "apt", packages: { st2: version, st2web: version }, unfinished: [],
-        st2Version: null, st2ctl: null, mistral: { dbRevision: null, running: false }, freeMb: { packageCache: 9000, backup: 9000 }, root: true,
-    };
-    fs.writeFileSync(factsFile, JSON.stringify(Object.fromEntries(hosts.map((h) => [h.name, fact]))));
-    stack.env[FACTS_FILE_ENV] = factsFile;
+    useFactsFile(stack.dir, stack.env, Object.fromEntries(hosts.map((h) => [h.name, fakeFacts(FROM)])));
     try {
         const peaks = new Map<number, ProcessPeak>();
         const run = await runTimed("/usr/bin/time", ["-v", pulumiBin(), "preview", "--non-interactive"], {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execFileSync } from "node:child_process";
 import { ensureToolchain } from "../../lab/support/engine";
-import { FACTS_FILE_ENV } from "../../components/facts";
+import { fakeFacts, useFactsFile } from "../../lab/support/facts";
 import { programStack, type ProgramStack } from "../../lab/support/program";
 
 interface PreviewStep {
@@ -43,18 +43,12 @@ describe("pulumi preview of the program", { timeout: 30 * 60_000 }, () => {
         });
         // The hosts do not exist: their facts come from a file (FACTS_FILE_ENV), as a review without
         // access to the hosts would have them. tests/e2e read real hosts.
-        const facts = (id: string, versionId: string, pm: "apt" | "yum", packages: Record<string, string>) => ({
-            os: { id, versionId }, packageManager: pm, packages, unfinished: [], st2Version: null, st2ctl: null,
-            mistral: { dbRevision: null, running: false }, freeMb: { packageCache: 9000, backup: 9000 }, root: true,
+        useFactsFile(keyDir, stack.env, {
+            web1: fakeFacts("2.0.1", "centos:7", { packages: { st2: "2.0.1-1", st2web: "2.0.1-1", st2mistral: "2.0.1-1" } }),
+            web2: fakeFacts("3.2.0", "ubuntu:18.04", { packages: { st2: "3.2.0-1" } }),
+            web3: fakeFacts("3.6.0", "rocky:8.9", { packages: { st2: "3.6.0-1" } }),
+            web4: fakeFacts("3.8.1", "ubuntu:20.04", { packages: { st2: "3.8.1-1" } }),
         });
-        const factsFile = path.join(keyDir, "facts.json");
-        fs.writeFileSync(factsFile, JSON.stringify({
-            web1: facts("centos", "7", "yum", { st2: "2.0.1-1", st2web: "2.0.1-1", st2mistral: "2.0.1-1" }),
-            web2: facts("ubuntu", "18.04", "apt", { st2: "3.2.0-1" }),
-            web3: facts("rocky", "8.9", "yum", { st2: "3.6.0-1" }),
-            web4: facts("ubuntu", "20.04", "apt", { st2: "3.8.1-1" }),
-        }));
-        stack.env[FACTS_FILE_ENV] = factsFile;
         const r = stack.pulumi(["preview", "--json"]);
         assert.equal(r.code, 0, r.stderr + r.stdout.slice(-3000));
         steps = (JSON.parse(r.stdout) as { steps: PreviewStep[] }).steps;

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FACTS_FILE_ENV } from "../../components/facts";
+import { fakeFacts, useFactsFile } from "../../lab/support/facts";
 import { ensureToolchain } from "../../lab/support/engine";
 import { programStack, show, type ProgramStack } from "../../lab/support/program";
 
@@ -24,14 +24,7 @@ describe("the SSH key set with `pulumi config set --secret`", { timeout: 20 * 60
         key = fs.readFileSync(path.join(keyDir, "id"), "utf8");
         stack = programStack({ targetVersion: "3.9.0", hosts: [{ name: "h1", address: "192.0.2.21", user: "st2", currentVersion: "3.8.1" }] }, "secret");
         // The host does not exist: its facts come from a file, as a review without the hosts has them.
-        const factsFile = path.join(keyDir, "facts.json");
-        fs.writeFileSync(factsFile, JSON.stringify({
-            h1: {
-                os: { id: "ubuntu", versionId: "20.04" }, packageManager: "apt", packages: { st2: "3.8.1-1" }, unfinished: [],
-                st2Version: null, st2ctl: null, mistral: { dbRevision: null, running: false }, freeMb: { packageCache: 9000, backup: 9000 }, root: true,
-            },
-        }));
-        stack.env[FACTS_FILE_ENV] = factsFile;
+        useFactsFile(keyDir, stack.env, { h1: fakeFacts("3.8.1") });
         const set = stack.pulumi(["config", "set", "--secret", "st2-upgrade:sshPrivateKey"], key);
         assert.equal(set.code, 0, show(set));
     });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fakeFacts } from "../../lab/support/facts";
 import { describe, it } from "node:test";
 import { parseConfig } from "../../components/config";
 import {
@@ -114,18 +115,7 @@ describe("parseFacts", () => {
 });
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-    return {
-        os: { id: "ubuntu", versionId: "20.04" },
-        packageManager: "apt",
-        packages: { st2: "3.8.1-1", st2web: "3.8.1-2" },
-        unfinished: [],
-        st2Version: "st2 3.8.1, on Python 3.11.2",
-        st2ctl: null,
-        mistral: { dbRevision: null, running: false },
-        freeMb: { packageCache: 5000, backup: 5000 },
-        root: true,
-        ...over,
-    };
+    return fakeFacts("3.8.1", "ubuntu:20.04", { st2Version: "st2 3.8.1, on Python 3.11.2", ...over });
 }
 
 function resolveError(hosts: Record<string, unknown>[], f: HostFacts, target = "3.9.0"): string {

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, holdsSecret, UPGRADE_SHAPE } from "../../components/config";
-import { FACTS_FILE_ENV } from "../../components/facts";
+import { fakeFacts, useFactsFile } from "../../lab/support/facts";
 import { decodeStackConfig, readStackConfig, STACK_KEYS } from "../../components/stack-config";
 import { rejectsConfig } from "../support/config";
 import { SECRET_SIGNATURE, valueOf } from "../support/mocks";
@@ -18,18 +18,6 @@ import program = require("../../index");
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOSTS = JSON.stringify([{ name: "st2-a", address: "10.0.0.11", user: "stackstorm", currentVersion: "3.8.1" }]);
-
-const FACTS = {
-    os: { id: "ubuntu", versionId: "20.04" },
-    packageManager: "apt",
-    packages: { st2: "3.8.1-1", st2web: "3.8.1-2" },
-    unfinished: [],
-    st2Version: "st2 3.8.1, on Python 3.8.10",
-    st2ctl: null,
-    mistral: { dbRevision: null, running: false },
-    freeMb: { packageCache: 5000, backup: 5000 },
-    root: true,
-};
 
 const registered: { name: string; type: string; inputs: Record<string, unknown> }[] = [];
 
@@ -48,10 +36,7 @@ before(async () => {
         "organization",
     );
     // Facts as a previous run reported them (the hosts do not exist): ubuntu 20.04 running 3.8.1.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "st2-facts-"));
-    const file = path.join(dir, "facts.json");
-    fs.writeFileSync(file, JSON.stringify({ "st2-a": FACTS }));
-    process.env[FACTS_FILE_ENV] = file;
+    useFactsFile(fs.mkdtempSync(path.join(os.tmpdir(), "st2-facts-")), process.env, { "st2-a": fakeFacts("3.8.1") });
 });
 
 /** The stack's config as `pulumi config set` leaves it: texts by full key, and which are secret. */
