@@ -102,12 +102,12 @@ describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => 
             assert.equal(ran[ran.length - 1], `st2-${h.name}-verify`);
             assert.match(sshRun(h, "st2 --version 2>&1").stdout, /^st2 2\.2\.0/);
         }
-        type Report = { name: string; fromVersion: string; facts: { packages: Record<string, string>; os: { id: string }; st2Version: string } };
+        type Report = { name: string; fromVersion: string; facts: { packages: Record<string, string>; os: { id: string; versionId: string }; st2Version: string } };
         const before = (stack.outputs() as { hosts: Report[] }).hosts;
         for (const r of before) {
             assert.equal(r.fromVersion, "2.0.1");
             assert.match(r.facts.packages.st2, /^2\.0\.1-/, "facts were read before the upgrade");
-            assert.equal(r.facts.os.id, "debian");
+            assert.deepEqual(r.facts.os, { id: "ubuntu", versionId: "14.04" }, "the lab says 2.0.1 hosts run Ubuntu 14.04");
             assert.match(r.facts.st2Version, /^st2 2\.0\.1/);
         }
 
