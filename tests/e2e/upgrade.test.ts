@@ -13,7 +13,7 @@ function commandLog(host: LabHost): string[] {
     return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
 }
 
-describe("upgrade 2.0.1 -> 3.9.0 on two hosts", { timeout: 30 * MINUTES }, () => {
+describe("upgrade 2.0.1 -> 3.0.1 on two Ubuntu 14.04 hosts", { timeout: 30 * MINUTES }, () => {
     let hosts: LabHost[];
     let stack: ProgramStack;
     const seeded = new Map<string, Inventory>();
