@@ -21,6 +21,29 @@ function assertFailed(r: UpResult, host: LabHost, step: string, cause: RegExp): 
     const text = r.stdout + r.stderr;
     assert.match(text, new RegExp(`st2-${host.name}-${step.replace(/\./g, "\\.")}`), `names the step:\n${show(r)}`);
     assert.match(text, cause, `names the cause:\n${show(r)}`);
+    // What the operator reads at the end: the step's Diagnostics block. The real provider quotes the
+    // whole script in its error (the CLI shortens that one line); the block must stay readable.
+    const block = diagnostics(r.stdout, `st2-${host.name}-${step}`);
+    assert.ok(block, `no Diagnostics block for the step:\n${show(r)}`);
+    assert.match(block[0], /^error: /, block.join("\n"));
+    assert.ok(block.length <= 40, `${block.length} lines of Diagnostics:\n${block.join("\n")}`);
+    assert.match(block.join("\n"), cause, `the Diagnostics block names the cause:\n${block.join("\n")}`);
+}
+
+/** The lines under `command:remote:Command (NAME):` in the run's Diagnostics section, trimmed. */
+function diagnostics(stdout: string, name: string): string[] | undefined {
+    const section = stdout.split("\nDiagnostics:\n")[1];
+    if (!section) return undefined;
+    const lines = section.split("\n");
+    const start = lines.findIndex((l) => l.trim() === `command:remote:Command (${name}):`);
+    if (start < 0) return undefined;
+    const block: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+        if (/^ {0,2}\S/.test(line)) break; // the next resource's header, or Resources:/Outputs:
+        block.push(line.trim());
+    }
+    while (block.length && block[block.length - 1] === "") block.pop();
+    return block;
 }
 
 function assertFinished(stack: ProgramStack, host: LabHost, version: string): void {
