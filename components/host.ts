@@ -85,6 +85,7 @@ export class StackStormHost extends pulumi.ComponentResource {
                 {
                     connection,
                     create: step.script.command,
+                    stdin: step.script.stdin,
                     // Keyed on the upgrade, not on the script text: a new target re-runs the chain, while a
                     // newer st2-upgrade or a new SSH key never re-runs a step that already succeeded.
                     // `from` is where the upgrade started, not what the host runs now: after the upgrade
@@ -97,7 +98,7 @@ export class StackStormHost extends pulumi.ComponentResource {
                 {
                     parent: this,
                     dependsOn: dependencies(step, previous, byKey.get("backup"), args),
-                    ignoreChanges: ["create", "connection"],
+                    ignoreChanges: ["create", "stdin", "connection"],
                 },
             );
             byKey.set(step.key, cmd);

@@ -18,8 +18,13 @@ const END = "ST2_UPGRADE_STEP";
 export interface StepScript {
     /** The bash program run as root on the host; what shellcheck checks. */
     body: string;
-    /** What `remote.Command` sends: runs `body` under `sudo -n` and `timeout`. Readable in preview. */
+    /**
+     * What `remote.Command` runs. Without `stdin`: the whole envelope (runs `body` under `sudo -n`
+     * and `timeout`). With `stdin`: a two-line launcher naming host and step.
+     */
     command: string;
+    /** The envelope, for `remote.Command`'s `stdin`, when the step reads no data of its own. */
+    stdin?: string;
 }
 
 /** Who and what a script is for: names every message so an error says host, step and cause. */
@@ -36,6 +41,13 @@ export interface ScriptIdentity {
  * The body travels as one argument of `bash -c`, not on stdin: a command inside the step that
  * reads stdin (psql, apt's prompts) would otherwise swallow the rest of the script. Stdin is closed
  * unless the step `readsStdin` (credentials or data handed over by the operator's machine).
+ *
+ * A step that reads no data gets its envelope on stdin and a two-line `command`: pulumi-command
+ * words a failure as `Process exited with status N: running "<command>":` followed by the output,
+ * all on the first line of the Diagnostics, so a command holding the whole script (KBs) pushed the
+ * step's own ERROR line out of sight. The envelope is one brace group: bash parses all of it before
+ * running any of it, and the body then runs with stdin closed as before. Preview still shows the
+ * script (the `stdin` input).
  */
 export function stepScript(
     id: ScriptIdentity,
@@ -59,8 +71,7 @@ export function stepScript(
         throw new Error(`step ${id.step} of ${id.host}: the script contains the line ${END}`);
     }
     const tag = `[st2-upgrade ${id.host}/${id.step}]`;
-    const command = [
-        `# ${id.title}`,
+    const envelope = [
         `if ! sudo -n true 2>/dev/null; then echo ${q(`${tag} ERROR: passwordless sudo is required: 'sudo -n true' failed for`)} "$(id -un)@$(hostname)" >&2; exit 1; fi`,
         `step=$(cat <<'${END}'`,
         body,
@@ -69,8 +80,13 @@ export function stepScript(
         `rc=0; sudo -n timeout -k 30 ${timeoutSeconds} bash -c "$step" st2-upgrade${options.readsStdin ? "" : " </dev/null"} || rc=$?`,
         `if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo ${q(`${tag} ERROR: timed out after ${timeoutSeconds} s (timeouts in the stack config)`)} >&2; fi`,
         `exit "$rc"`,
-    ].join("\n");
-    return { body, command };
+    ];
+    if (options.readsStdin) return { body, command: [`# ${id.title}`, ...envelope].join("\n") };
+    return {
+        body,
+        command: [`# ${tag} ${id.title}: the script is this step's stdin`, "exec bash -s"].join("\n"),
+        stdin: [`# ${tag} ${id.title}`, "{", ...envelope, "}", ""].join("\n"),
+    };
 }
 
 /** A read-only script the program runs itself over SSH (not a Pulumi step): see `readScript`. */

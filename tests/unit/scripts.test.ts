@@ -69,16 +69,19 @@ describe("generated scripts", () => {
         const commands: string[] = [];
         all.forEach(({ s }, i) => {
             bodies.push(path.join(dir, `${i}.bash`));
-            fs.writeFileSync(bodies[i], s.script.body);
+            fs.writeFileSync(bodies[bodies.length - 1], s.script.body);
             commands.push(path.join(dir, `${i}.sh`));
             fs.writeFileSync(commands[i], `#!/bin/sh\n${s.script.command}\n`);
+            // The envelope bash reads from stdin is checked as bash, like the bodies.
+            bodies.push(path.join(dir, `${i}-stdin.bash`));
+            fs.writeFileSync(bodies[bodies.length - 1], `#!/bin/bash\n${s.script.stdin ?? ""}`);
         });
-        for (const [i, f] of bodies.entries()) {
+        for (const f of bodies) {
             const r = run("bash", ["-n", f]);
-            assert.equal(r.status, 0, `${all[i].id}: ${r.stderr}`);
+            assert.equal(r.status, 0, `${f}: ${r.stderr}`);
         }
         const bodyCheck = run("shellcheck", ["-s", "bash", "-f", "gcc", ...bodies]);
-        assert.equal(bodyCheck.status, 0, `shellcheck (step bodies):\n${bodyCheck.stdout}${bodyCheck.stderr}`);
+        assert.equal(bodyCheck.status, 0, `shellcheck (step bodies and envelopes):\n${bodyCheck.stdout}${bodyCheck.stderr}`);
         const cmdCheck = run("shellcheck", ["-s", "sh", "-f", "gcc", ...commands]);
         assert.equal(cmdCheck.status, 0, `shellcheck (remote commands):\n${cmdCheck.stdout}${cmdCheck.stderr}`);
         fs.rmSync(dir, { recursive: true });
@@ -94,8 +97,35 @@ describe("generated scripts", () => {
 
     it("run as root under sudo -n with a time limit, failing clearly without passwordless sudo", () => {
         const [pre] = stepsFor("3.8.1", "3.9.0", "apt");
-        assert.match(pre.script.command, /sudo -n timeout -k 30 600 bash -c "\$step" st2-upgrade <\/dev\/null/);
-        assert.match(pre.script.command, /\[st2-upgrade st2-a\/preflight\] ERROR: passwordless sudo is required/);
+        assert.match(pre.script.stdin!, /sudo -n timeout -k 30 600 bash -c "\$step" st2-upgrade <\/dev\/null/);
+        assert.match(pre.script.stdin!, /\[st2-upgrade st2-a\/preflight\] ERROR: passwordless sudo is required/);
+    });
+
+    it("send the script on stdin behind a two-line command that names host and step", () => {
+        for (const { id, s } of all) {
+            const lines = s.script.command.split("\n");
+            assert.equal(lines.length, 2, id);
+            assert.match(lines[0], /^# \[st2-upgrade [^ /]+\/[^ \]]+\] .+: the script is this step's stdin$/, id);
+            assert.equal(lines[1], "exec bash -s", id);
+            assert.ok(s.script.stdin!.includes(s.script.body), id);
+        }
+    });
+
+    it("run the whole script from stdin: a command that reads stdin swallows nothing, exit codes and errors pass through", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "st2u-stdin-"));
+        // sudo as the provider's session would meet it, minus the privilege change.
+        fs.writeFileSync(path.join(dir, "sudo"), `#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n`, { mode: 0o755 });
+        const step = (lines: string[]) => stepScript({ host: "h1", step: "probe", title: "probe" }, [], lines, 30);
+        const launch = (s: ReturnType<typeof step>) =>
+            spawnSync("bash", ["-c", s.command], { input: s.stdin, encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+        const ok = launch(step([`if read -r line; then echo "swallowed: $line"; fi`, `log "after the read"`]));
+        assert.equal(ok.status, 0, ok.stderr);
+        assert.equal(ok.stdout, "[st2-upgrade h1/probe] after the read\n");
+        const failed = launch(step([`die "the cause, and the fix"`, `log "never"`]));
+        assert.equal(failed.status, 1);
+        assert.equal(failed.stdout, "");
+        assert.equal(failed.stderr, "[st2-upgrade h1/probe] ERROR: the cause, and the fix\n");
+        fs.rmSync(dir, { recursive: true });
     });
 
     it("pin each package to its own revision of the target, never assuming -1", () => {
