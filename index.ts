@@ -13,6 +13,9 @@ import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/co
 import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
 import { readStackConfig } from "./components/stack-config";
+import { plainPromiseTraces } from "./components/stack-traces";
+
+plainPromiseTraces();
 
 function readKey(file: string): string {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));

@@ -11,9 +11,8 @@
  *            medians of BENCH_NOOP_RUNS runs each. <= 2. Also 10, 100, 500 hosts once each: wall
  *            time, peak memory and their growth per host (linear or not; no target).
  *
- * Engine runs are an operator's (`npm run pulumi`): transpile-only, as scripts/pulumi-env.sh sets
- * it (the build type-checks); diagnostics repeat the no-op and the 10-host preview with the type
- * check on (PULUMI_NODEJS_TRANSPILE_ONLY=false) to show what it costs.
+ * Engine runs are an operator's (`npm run pulumi`): the program transpiled by swc without a type
+ * check (tsconfig.json's ts-node setting; the build type-checks).
  *
  * Both sides download from the same apt repository: the lab's, with the target st2 package grown to
  * a real st2 3.x package's size (incompressible payload), served by bench/throttle-server.ts at a
@@ -48,7 +47,6 @@ const PORT = 8091;
 const PREFIXES = { outage: "bout", fleetOurs: "bfo", fleetBaseline: "bfb" } as const;
 const TARGETS = { outageRatio: 0.6, fleetRatio: 0.35, noopRatio: 1.5, preview10Ratio: 2 } as const;
 /** The diagnostic variant: ts-node type-checks the program on every engine run. */
-const TYPE_CHECK = { PULUMI_NODEJS_TRANSPILE_ONLY: "false" } as const;
 
 const num = (name: string, fallback: number): number => {
     const v = process.env[name];
@@ -484,8 +482,6 @@ async function previewPhase(): Promise<{ figures: PreviewFigure[]; ten: { tenRun
         const diagnostics: Record<string, unknown> = {};
         if (params.diagnostics) {
             diagnostics.hosts100NoBatchGate = await previewOnce(100, key, { label: "no-gate", rollout: { stopOnFirstFailure: false } });
-            diagnostics.hosts10TypeCheck = await previewOnce(10, key, { label: "type-check", env: TYPE_CHECK });
-            diagnostics.emptyTypeCheckSeconds = await previewEmpty(empty, TYPE_CHECK);
         }
         dropStack(empty);
         return { figures, ten, diagnostics };
@@ -592,15 +588,8 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
                 emptyRuns.push(round((await plainUp(empty)).wallSeconds));
                 log(`no-op up ${i + 1}: ours ${oursRuns[i]} s, empty program ${emptyRuns[i]} s`);
             }
-            // Diagnostic: the same pair with ts-node's type check of the program (both sides).
-            const oursChecked: number[] = [];
-            const emptyChecked: number[] = [];
-            for (let i = 0; params.diagnostics && i < params.noopRuns; i++) {
-                oursChecked.push(round((await plainUp(stack, TYPE_CHECK)).wallSeconds));
-                emptyChecked.push(round((await plainUp(empty, TYPE_CHECK)).wallSeconds));
-            }
             // Each run reads every host's facts once (read-only, components/facts.ts); no step logs in.
-            const runs = params.noopRuns * (params.diagnostics ? 2 : 1);
+            const runs = params.noopRuns;
             const after = hosts.map(sshdSessions);
             if (after.some((n, i) => n !== sessions[i] + runs)) {
                 throw new Error(`the no-op up logged in to hosts beyond one fact read per run (${runs} runs): ${JSON.stringify({ sessions, after })}`);
@@ -614,7 +603,6 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
                 emptySeconds: median(emptyRuns),
                 resources,
                 sshLoginsDuringNoop: 0,
-                diagnosticTypeCheck: params.diagnostics ? { oursRuns: oursChecked, emptyRuns: emptyChecked, oursSeconds: median(oursChecked), emptySeconds: median(emptyChecked) } : null,
             };
         });
     }

@@ -337,6 +337,60 @@ export async function recordedUpgrades(fleetName: string): Promise<Map<string, R
 }
 
 /**
+ * The cheap read for the usual run, one after a successful `up`: the (from, to) of each host's plan as
+ * the stack outputs of the last finished run report them (`hosts[].fromVersion`, `targetVersion`), read
+ * with the engine's built-in `readStackOutputs` invoke on this very stack. A few KB, where
+ * `readStackResourceOutputs` returns the outputs of every step (their scripts and what they printed:
+ * about 1 MB for 8 hosts, which took the program seconds to decode on every run). Outputs are written
+ * only by a run that finished, so they are used only when `settledOn` says they cannot mislead.
+ * Undefined when the stack has no such outputs or the backend cannot give them.
+ */
+export async function lastRunUpgrades(): Promise<Map<string, RecordedUpgrade[]> | undefined> {
+    const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    try {
+        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name })) as { outputs?: { hosts?: unknown } };
+        return upgradesFromOutputs(result?.outputs?.hosts);
+    } catch {
+        return undefined;
+    }
+}
+
+/** The pure part of `lastRunUpgrades`: the `hosts` stack output to host -> [(from, to)]. */
+export function upgradesFromOutputs(hosts: unknown): Map<string, RecordedUpgrade[]> | undefined {
+    if (!Array.isArray(hosts)) return undefined;
+    const found = new Map<string, RecordedUpgrade[]>();
+    for (const h of hosts as unknown[]) {
+        const { name, fromVersion, targetVersion } = (h ?? {}) as Record<string, unknown>;
+        if (typeof name === "string" && typeof fromVersion === "string" && typeof targetVersion === "string") {
+            found.set(name, [{ from: fromVersion, to: targetVersion }]);
+        }
+    }
+    return found;
+}
+
+/**
+ * Whether the last finished run's outputs may stand in for the steps' triggers: every host runs the
+ * target, nothing half installed, and the outputs recorded an upgrade to this target for it. A failed
+ * run since then either changed what a host runs (then this is false and the steps are read) or left
+ * only steps towards this same target, where the triggers give the start the outputs give, unless
+ * that failed run started elsewhere, which the triggers cannot order either.
+ */
+export function settledOn(
+    hosts: readonly HostConfig[],
+    facts: ReadonlyMap<string, HostFacts>,
+    lastRun: ReadonlyMap<string, readonly RecordedUpgrade[]> | undefined,
+    targetVersion: string,
+): boolean {
+    return (
+        lastRun !== undefined &&
+        hosts.every((h) => {
+            const f = facts.get(h.name);
+            return f !== undefined && f.unfinished.length === 0 && factVersion(f) === targetVersion && (lastRun.get(h.name) ?? []).some((r) => r.to === targetVersion);
+        })
+    );
+}
+
+/**
  * The pure part of `recordedUpgrades`: state entries (URN -> type, outputs) to host -> every distinct
  * (from, to) its steps carry. More than one when a run towards a new target failed before the old
  * chain's steps were deleted.
@@ -462,9 +516,10 @@ export function resolveHosts(
 }
 
 /**
- * Before any resource: reads every host's facts and the upgrades this stack recorded, both in
- * parallel, and resolves the hosts (assertions, catalog, OS). Throws FactsError naming every host
- * that is unreachable, contradicts the configuration or cannot take the target in place.
+ * Before any resource: reads every host's facts and the upgrades this stack recorded (the last
+ * finished run's outputs, in parallel; the steps' triggers when those may mislead), and resolves
+ * the hosts (assertions, catalog, OS). Throws FactsError naming every host that is unreachable,
+ * contradicts the configuration or cannot take the target in place.
  */
 export async function planHosts(
     cfg: UpgradeConfig,
@@ -477,7 +532,8 @@ export async function planHosts(
         return { name: h.name, address: h.address, port: h.port, user: h.user, key: `hosts[${i}]`, privateKey };
     });
     const file = process.env[FACTS_FILE_ENV];
-    const [facts, recorded] = await Promise.all([file ? factsFromFile(file, cfg.hosts) : readFacts(targets, cfg), recordedUpgrades(fleetName)]);
+    const [facts, lastRun] = await Promise.all([file ? factsFromFile(file, cfg.hosts) : readFacts(targets, cfg), lastRunUpgrades()]);
+    const recorded = settledOn(cfg.hosts, facts, lastRun, cfg.targetVersion) ? lastRun! : await recordedUpgrades(fleetName);
     return { hosts: resolveHosts(cfg.hosts, facts, recorded, cfg.targetVersion, cfg.skipMigrations), facts };
 }
 

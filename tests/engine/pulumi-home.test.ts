@@ -119,6 +119,31 @@ describe("the project's command provider stays in the project", () => {
         }
     });
 
+    it("the project's tsconfig transpiles with swc, checking no types, whoever runs pulumi (npm run build checks them)", () => {
+        const project = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), "utf8")) as Record<string, unknown>;
+        assert.deepEqual(project["ts-node"], { swc: true });
+        const stack = makeTempStack({
+            files: {
+                "Pulumi.yaml": "name: swc-test\nruntime: nodejs\nmain: index.ts\n",
+                "package.json": JSON.stringify({ name: "swc-test", private: true, main: "index.ts" }),
+                "tsconfig.json": JSON.stringify({ ...project, include: ["index.ts"] }),
+                "index.ts": 'const port: number = "22";\nexport const shown = String(port);\n',
+            },
+        });
+        try {
+            // No PULUMI_NODEJS_TRANSPILE_ONLY at all: the setting alone decides.
+            const env = { ...stack.env, PULUMI_NODEJS_TRANSPILE_ONLY: "" };
+            const fast = runPulumi(["preview", "--non-interactive"], { cwd: stack.dir, env });
+            assert.equal(fast.code, 0, `swc preview failed:\n${fast.stdout}${fast.stderr}`);
+            // ts-node refuses swc with the check asked for: an operator learns it at once, nothing half runs.
+            const checked = runPulumi(["preview", "--non-interactive"], { cwd: stack.dir, env: { ...env, PULUMI_NODEJS_TRANSPILE_ONLY: "false" } });
+            assert.notEqual(checked.code, 0);
+            assert.match(checked.stdout + checked.stderr, /Cannot enable 'swc' option with 'transpileOnly: false'/);
+        } finally {
+            stack.cleanup();
+        }
+    });
+
     it("a user's login keeps its backend when the project's home is used", () => {
         const user = fs.mkdtempSync(path.join(os.tmpdir(), "st2-user-login-"));
         try {

@@ -17,6 +17,8 @@ import {
     planFrom,
     readFacts,
     resolveHosts,
+    settledOn,
+    upgradesFromOutputs,
     upgradesFromState,
     type HostFacts,
 } from "../../components/facts";
@@ -225,6 +227,49 @@ describe("upgradesFromState", () => {
             ["web-1", [{ from: "2.0.1", to: "3.9.0" }, { from: "1.4.0", to: "2.0.1" }]],
             ["db", [{ from: "3.8.1", to: "3.9.0" }]],
         ]);
+    });
+});
+
+describe("the last finished run's outputs as the recorded upgrades", () => {
+    const two = parseConfig({
+        targetVersion: "3.9.0",
+        hosts: [
+            { name: "a", address: "10.0.0.11", user: "stackstorm" },
+            { name: "b", address: "10.0.0.12", user: "stackstorm" },
+        ],
+        sshPrivateKey: KEY,
+    });
+    const at = (v: string, over: Partial<HostFacts> = {}) => fakeFacts(v, "ubuntu:20.04", over);
+    const outputs = [
+        { name: "a", fromVersion: "3.8.1", targetVersion: "3.9.0", steps: [] },
+        { name: "b", fromVersion: "3.9.0", targetVersion: "3.9.0" },
+    ];
+
+    it("reads (from, to) per host from the hosts output, and nothing from outputs of another shape", () => {
+        assert.deepEqual([...upgradesFromOutputs(outputs)!.entries()], [
+            ["a", [{ from: "3.8.1", to: "3.9.0" }]],
+            ["b", [{ from: "3.9.0", to: "3.9.0" }]],
+        ]);
+        assert.equal(upgradesFromOutputs(undefined), undefined);
+        assert.equal(upgradesFromOutputs({ a: 1 }), undefined);
+        assert.deepEqual([...upgradesFromOutputs([{ name: "a", fromVersion: 3 }, null])!.entries()], []);
+    });
+
+    it("stand in for the steps' triggers only when every host runs the target, whole, with a recorded upgrade to it", () => {
+        const last = upgradesFromOutputs(outputs)!;
+        const settled = new Map([["a", at("3.9.0")], ["b", at("3.9.0")]]);
+        assert.equal(settledOn(two.hosts, settled, last, "3.9.0"), true);
+        // The pinned start is the one the outputs recorded: nothing is re-planned.
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", last.get("a"), []), { from: "3.8.1", pinned: true });
+        // A host not at the target (a failed run, a new target, a restored host): read the steps.
+        assert.equal(settledOn(two.hosts, new Map([["a", at("3.8.1")], ["b", at("3.9.0")]]), last, "3.9.0"), false);
+        assert.equal(settledOn(two.hosts, settled, last, "3.10.0"), false);
+        // Half-installed packages: an interrupted run since the outputs were written.
+        assert.equal(settledOn(two.hosts, new Map([["a", at("3.9.0", { unfinished: ["st2"] })], ["b", at("3.9.0")]]), last, "3.9.0"), false);
+        // A host the outputs do not know (added since), or no outputs at all (first run).
+        assert.equal(settledOn(two.hosts, settled, new Map([["a", last.get("a")!]]), "3.9.0"), false);
+        assert.equal(settledOn(two.hosts, settled, undefined, "3.9.0"), false);
+        assert.equal(settledOn(two.hosts, new Map([["a", at("3.9.0")]]), last, "3.9.0"), false);
     });
 });
 
