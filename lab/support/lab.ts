@@ -4,6 +4,7 @@
 // none). The lab needs root (network namespaces, mounts), as the tests run in CI.
 import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 /** One lab host, as lab/bin/up.sh records it in $LAB_DIR/hosts.json. */
@@ -244,4 +245,37 @@ export function sshdSessions(host: LabHost): number {
     return 0;
   }
   return log.split("\n").filter((l) => l.startsWith("Accepted publickey for ")).length;
+}
+
+/**
+ * Samples, every 0.2 s until `stop`, how many SSH connections each host holds open (established TCP
+ * sessions on its port 22, seen in its network namespace), and reports the most seen per host. The
+ * real pulumi-command keeps each step's connection open until `up` ends: this is what sshd carries.
+ */
+export function sshConnectionSampler(hosts: readonly LabHost[]): { stop: () => Map<string, number> } {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "st2-ssh-sessions-")), "samples");
+  const namespaces = hosts.map((h) => `'${h.netns}'`).join(" ");
+  const script = [
+    "while :; do",
+    `  for ns in ${namespaces}; do`,
+    `    printf '%s %s\\n' "$ns" "$(ip netns exec "$ns" ss -Htn state established '( sport = :22 )' | wc -l)"`,
+    "  done",
+    "  sleep 0.2",
+    `done >> '${file}'`,
+  ].join("\n");
+  const child = spawn("bash", ["-c", script], { stdio: "ignore" });
+  return {
+    stop: () => {
+      child.kill("SIGKILL");
+      const most = new Map(hosts.map((h) => [h.name, 0]));
+      const byNs = new Map(hosts.map((h) => [h.netns, h.name]));
+      for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+        const m = /^(\S+) (\d+)$/.exec(line);
+        const name = m && byNs.get(m[1]);
+        if (name) most.set(name, Math.max(most.get(name)!, Number(m[2])));
+      }
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      return most;
+    },
+  };
 }

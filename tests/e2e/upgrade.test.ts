@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../../lab/support/engine";
-import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { fault, labDown, labUp, sshConnectionSampler, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
 import { inventory, type Inventory } from "../../lab/support/inventory";
 import { assertNothingLost, assertOnlyFactReads, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
 
@@ -193,8 +193,18 @@ describe("rolling four hosts in batches of two", { timeout: 30 * MINUTES }, () =
         } finally {
             fault(hosts[0], "sudo-password", false);
         }
+        // pulumi-command keeps every step's SSH connection open until `up` ends: sshd carries at most
+        // one per step of the host's chain (and the fact read's, which ends before any step).
+        const sampler = sshConnectionSampler(hosts);
         const r = stack.up();
+        const most = sampler.stop();
         assert.equal(r.code, 0, show(r));
         for (const h of hosts) assert.match(sshRun(h, "st2 --version 2>&1").stdout, /^st2 3\.9\.0/);
+        const chain = (name: string) => r.events.filter((e) => e.type === "command:remote:Command" && e.name.startsWith(`st2-${name}-`)).length;
+        for (const h of hosts) {
+            assert.ok(most.get(h.name)! >= 1, `no SSH connection was seen on ${h.name}: the sampler saw nothing`);
+            assert.ok(most.get(h.name)! <= chain(h.name) + 1, `${h.name}: ${most.get(h.name)} SSH connections open at once for ${chain(h.name)} steps`);
+        }
+        console.log(`most SSH connections open at once during a 4-host up: ${JSON.stringify(Object.fromEntries(most))}`);
     });
 });
