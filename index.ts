@@ -9,9 +9,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/config";
+import { CONFIG_NAMESPACE, ConfigError, parseConfig, parseSshSettings } from "./components/config";
 import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
+import { parseKnownHosts, pinHostKeys, pinVerdict, type KnownHosts } from "./components/hostkeys";
 import { readStackConfig } from "./components/stack-config";
 import { plainPromiseTraces } from "./components/stack-traces";
 
@@ -23,6 +24,16 @@ function readKey(file: string): string {
         return fs.readFileSync(resolved, "utf8");
     } catch (e) {
         throw new Error(`${CONFIG_NAMESPACE}:sshPrivateKeyPath: cannot read ${resolved}: ${(e as Error).message}`);
+    }
+}
+
+/** `ssh.knownHostsFile`, read before any host is contacted. */
+function readKnownHosts(file: string): KnownHosts {
+    const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
+    try {
+        return parseKnownHosts(fs.readFileSync(resolved, "utf8"), file);
+    } catch (e) {
+        throw new ConfigError([`${CONFIG_NAMESPACE}:ssh.knownHostsFile: cannot read ${resolved}: ${(e as Error).message}. Example: "~/.ssh/known_hosts"`]);
     }
 }
 
@@ -45,9 +56,23 @@ export = async () => {
     const cfg = upgrading ? parseConfig(raw) : undefined;
     const keyText = (raw.sshPrivateKey as string | undefined) ?? (raw.sshPrivateKeyPath ? readKey(raw.sshPrivateKeyPath as string) : undefined);
     const defaultKey = keyText === undefined ? undefined : pulumi.secret(keyText);
+    const ssh = cfg?.ssh ?? parseSshSettings(raw.ssh);
+    const knownHosts = ssh.knownHostsFile === undefined ? undefined : readKnownHosts(ssh.knownHostsFile);
+
+    // Host keys are pinned before any host is contacted: the fact read and every step check them.
+    const pins = cfg ? pinHostKeys(cfg.hosts.map((h, i) => ({ name: h.name, address: h.address, port: h.port, hostKey: h.hostKey, key: `hosts[${i}]` })), knownHosts) : undefined;
+    if (cfg && pins) {
+        const verdict = pinVerdict(pins, ssh.requireHostKey);
+        if (verdict.errors.length) throw new ConfigError(verdict.errors);
+        if (verdict.warning) pulumi.log.warn(verdict.warning);
+        cfg.hosts = cfg.hosts.map((h) => {
+            const pinned = pins.pinned.get(h.name);
+            return pinned ? { ...h, hostKey: pinned.text } : h;
+        });
+    }
 
     // Each host is read once, read-only, before anything is planned (components/facts.ts).
-    const planned = cfg ? await planHosts(cfg, "st2", keyText) : undefined;
+    const planned = cfg ? await planHosts(cfg, "st2", keyText, pins?.pinned) : undefined;
     const fleet = cfg && planned
         ? new StackStormFleet("st2", {
               hosts: planned.hosts,
@@ -61,7 +86,7 @@ export = async () => {
     const rollover =
         rolloverRaw === undefined && awsRaw === undefined
             ? undefined
-            : (await import("./components/rollover/stack")).rolloverStack({ rollover: rolloverRaw, aws: awsRaw, defaultKey, ssh: cfg?.ssh ?? parseSshSettings(raw.ssh) });
+            : (await import("./components/rollover/stack")).rolloverStack({ rollover: rolloverRaw, aws: awsRaw, defaultKey, ssh, knownHosts });
 
     // Only what this stack does: an undefined output would only draw a warning.
     return {

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { executableMigrationIds, knownReleases, latestRelease, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
+import { parseHostKey } from "./hostkeys";
 import { plan } from "./plan";
 
 export const CONFIG_NAMESPACE = "st2-upgrade";
@@ -23,11 +24,14 @@ const EXAMPLES: Record<string, string> = {
     "hosts[].currentVersion": `"3.8.1" (what \`st2 --version\` prints on the host)`,
     "hosts[].packages": `["st2", "st2web", "st2chatops"]`,
     "hosts[].sshPrivateKey": `pulumi config set --secret --path 'hosts[0].sshPrivateKey' < key`,
+    "hosts[].hostKey": `"ssh-ed25519 <base64 key>" (what ssh-keyscan -t ed25519 10.0.0.11 prints after the address, its fingerprint checked on the host's console)`,
     sshPrivateKey: `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`,
     sshPrivateKeyPath: `"~/.ssh/id_ed25519"`,
     "skipMigrations[]": `"2.3-notifier-queue" (after deleting the queue by hand)`,
     "ssh.dialAttempts": `3`,
     "ssh.dialTimeoutSeconds": `15`,
+    "ssh.knownHostsFile": `"~/.ssh/known_hosts" (OpenSSH format; hashed names too)`,
+    "ssh.requireHostKey": `true`,
     "mistral.configFile": `"/etc/mistral/mistral.conf"`,
     "mistral.dbManage": `"/opt/stackstorm/mistral/bin/mistral-db-manage"`,
     "mistral.services": `["mistral-api", "mistral"]`,
@@ -85,6 +89,16 @@ export function privateKeyProblem(path: readonly PropertyKey[], value: string | 
     return `${CONFIG_NAMESPACE}:${keyOf(path)} is not a PEM or OpenSSH private key (no "-----BEGIN ... PRIVATE KEY-----" line)`;
 }
 
+/** A host's public SSH key, `ssh-ed25519 AAAA...` (authorized_keys form); checked by `hostKeyProblem`. */
+export const hostKey = str("a public key in authorized_keys form");
+
+/** The problem with a pinned host key's text, or undefined. */
+export function hostKeyProblem(path: readonly PropertyKey[], value: string | undefined, examples: Readonly<Record<string, string>> = EXAMPLES): string | undefined {
+    if (value === undefined) return undefined;
+    const parsed = parseHostKey(value, keyOf(path));
+    return "problem" in parsed ? configProblem(path, parsed.problem, examples) : undefined;
+}
+
 /** Seconds a step may take, at most a day. */
 export const seconds = (dflt: number) => wholeNumber(1, 86400).default(dflt);
 export const s3BucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" });
@@ -99,9 +113,16 @@ export const sshSchema = z
         dialAttempts: wholeNumber(1, 100).default(10),
         /** Seconds one dial may take. */
         dialTimeoutSeconds: wholeNumber(1, 600).default(15),
+        /**
+         * An OpenSSH known_hosts file on the machine running Pulumi: hosts without a `hostKey` of their
+         * own are pinned to the key it has for their address (components/hostkeys.ts).
+         */
+        knownHostsFile: nonBlank("a path").optional(),
+        /** A host without a pinned key is an error instead of a warning (preview and up refuse). */
+        requireHostKey: z.boolean({ error: "must be true or false" }).default(false),
     })
     .strict()
-    .default({ dialAttempts: 10, dialTimeoutSeconds: 15 });
+    .default({ dialAttempts: 10, dialTimeoutSeconds: 15, requireHostKey: false });
 
 const hostSchema = z
     .object({
@@ -124,6 +145,11 @@ const hostSchema = z
             .optional(),
         /** Per-host key, overriding `sshPrivateKey`; set it as a secret. */
         sshPrivateKey: privateKey.optional(),
+        /**
+         * The host's public SSH key (`ssh-ed25519 AAAA...`): the fact read, every step and the
+         * roll-over's pipes refuse a host presenting another. Overrides `ssh.knownHostsFile`.
+         */
+        hostKey: hostKey.optional(),
     })
     .strict();
 
@@ -352,6 +378,10 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
         const bad = privateKeyProblem(path, value);
         if (bad) problems.push(bad);
     }
+    config.hosts.forEach((h, i) => {
+        const bad = hostKeyProblem(["hosts", i, "hostKey"], h.hostKey);
+        if (bad) problems.push(bad);
+    });
     if (problems.length) throw new ConfigError(problems);
     return config;
 }

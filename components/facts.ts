@@ -14,8 +14,10 @@
  * - the same settings as the steps' `connection` (pulumi-command's Go SSH client): same user, port,
  *   key, `ssh.dialAttempts` as ConnectionAttempts and `ssh.dialTimeoutSeconds` as ConnectTimeout, no
  *   ssh_config of the operator (`-F /dev/null`: no ProxyJump or options the steps would not have),
- *   and the same host-key trust as the provider, which checks none (StrictHostKeyChecking=no with an
- *   empty known_hosts), so a host the steps can reach is a host the facts can read, and vice versa.
+ *   and the same host-key trust as the steps' `connection.hostKey`: a pinned key is the only one
+ *   accepted (components/hostkeys.ts `sshHostKeyOptions`), and a host presenting another is refused
+ *   here, before any step, naming both fingerprints; an unpinned host is not checked (as the provider
+ *   without `hostKey`), so a host the steps can reach is a host the facts can read, and vice versa.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -25,6 +27,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { knownReleases, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
 import { CONFIG_NAMESPACE, type HostConfig, type ResolvedHost, type Settings, type UpgradeConfig } from "./config";
+import { keyRefusal, knownHostsLine, refusalMessage, sshHostKeyOptions, type PinnedKey } from "./hostkeys";
 
 export type { ResolvedHost };
 import { inPlaceRefusal, plan } from "./plan";
@@ -76,6 +79,8 @@ export interface FactTarget {
     /** Where in the config this host is, for messages (`hosts[2]`). */
     key: string;
     privateKey: string;
+    /** The key the host must present; undefined: not checked. */
+    hostKey?: PinnedKey;
 }
 
 /** The read-only fact script for one host; generated in the one shell place, shellcheck-clean. */
@@ -193,16 +198,14 @@ interface SshResult {
     timedOut: boolean;
 }
 
-function sshRun(target: FactTarget, keyFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshResult> {
+function sshRun(target: FactTarget, keyFile: string, knownHostsFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshResult> {
     const args = [
         "-F", "/dev/null",
         "-i", keyFile,
         "-p", String(target.port),
         "-o", "BatchMode=yes",
         "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
+        ...sshHostKeyOptions(target.hostKey, knownHostsFile).flatMap((o) => ["-o", o]),
         "-o", `ConnectTimeout=${ssh.dialTimeoutSeconds}`,
         "-o", `ConnectionAttempts=${ssh.dialAttempts}`,
         "-o", "ServerAliveInterval=15",
@@ -241,6 +244,8 @@ function sshRun(target: FactTarget, keyFile: string, ssh: Settings["ssh"], comma
 function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshResult): string {
     const where = `host ${t.name} (${t.user}@${t.address}:${t.port}, ${t.key})`;
     const said = r.stderr.trim().split("\n").slice(-3).join(" / ");
+    const refused = r.code === 255 && t.hostKey ? keyRefusal(r.stderr) : undefined;
+    if (refused && t.hostKey) return refusalMessage(where, t.hostKey, refused);
     if (r.timedOut) return `${where}: reading its facts did not finish in time; check that the host is responsive and that sudo does not hang`;
     if (r.code === 255 && /Permission denied|Too many authentication failures/.test(r.stderr)) {
         return (
@@ -259,13 +264,13 @@ function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshResult): string 
 }
 
 /** Runs `work` over `items`, at most `limit` at once, keeping their order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
     const out = new Array<R>(items.length);
     let next = 0;
     const worker = async (): Promise<void> => {
         while (next < items.length) {
             const i = next++;
-            out[i] = await work(items[i]);
+            out[i] = await work(items[i], i);
         }
     };
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -290,9 +295,12 @@ export async function readFacts(targets: readonly FactTarget[], settings: Settin
             }
             return file;
         };
-        const results = await mapBounded(targets, FACTS_CONCURRENCY, async (t) => {
+        const results = await mapBounded(targets, FACTS_CONCURRENCY, async (t, i) => {
             const script = factScript(t.name, settings);
-            const r = await sshRun(t, keyFile(t.privateKey), settings.ssh, script.command, script.body);
+            // The pinned key alone: a known_hosts file per host, so no other entry can vouch for it.
+            const knownHosts = path.join(dir, `known_hosts-${i}`);
+            if (t.hostKey) fs.writeFileSync(knownHosts, `${knownHostsLine(t.address, t.port, t.hostKey)}\n`, { mode: 0o600 });
+            const r = await sshRun(t, keyFile(t.privateKey), knownHosts, settings.ssh, script.command, script.body);
             if (r.code !== 0 || r.timedOut) return { t, error: readFailure(t, settings.ssh, r) };
             try {
                 return { t, facts: parseFacts(r.stdout) };
@@ -525,11 +533,13 @@ export async function planHosts(
     cfg: UpgradeConfig,
     fleetName: string,
     defaultKey: string | undefined,
+    hostKeys: ReadonlyMap<string, PinnedKey> = new Map(),
 ): Promise<{ hosts: ResolvedHost[]; facts: Map<string, HostFacts> }> {
     const targets = cfg.hosts.map((h, i): FactTarget => {
         const privateKey = h.sshPrivateKey ?? defaultKey;
         if (privateKey === undefined) throw new Error(`host ${h.name} has no SSH private key`);
-        return { name: h.name, address: h.address, port: h.port, user: h.user, key: `hosts[${i}]`, privateKey };
+        const hostKey = hostKeys.get(h.name);
+        return { name: h.name, address: h.address, port: h.port, user: h.user, key: `hosts[${i}]`, privateKey, ...(hostKey ? { hostKey } : {}) };
     });
     const file = process.env[FACTS_FILE_ENV];
     const [facts, lastRun] = await Promise.all([file ? factsFromFile(file, cfg.hosts) : readFacts(targets, cfg), lastRunUpgrades()]);

@@ -74,6 +74,8 @@ export class StackStormHost extends pulumi.ComponentResource {
             privateKey: pulumi.secret(args.privateKey),
             dialErrorLimit: settings.ssh.dialAttempts,
             perDialTimeout: settings.ssh.dialTimeoutSeconds,
+            // The pinned key (components/hostkeys.ts): the provider refuses a host presenting another.
+            ...(host.hostKey ? { hostKey: host.hostKey } : {}),
         };
 
         this.commands = [];

@@ -19,6 +19,17 @@ for pair in st2h1=10.200.0.11 st2h2=10.200.0.12; do
   fi
 done
 
+# Pulumi.dev.yaml pins the hosts' SSH host keys (ssh.knownHostsFile, ssh.requireHostKey): taken here
+# from the lab's own key files (lab/lib/host.sh keeps them per host name), the out-of-band check a real
+# operator makes on the host's console. A host presenting another key is refused before any login.
+known=.lab/known_hosts
+: > "$known.tmp"
+for pair in st2h1=10.200.0.11 st2h2=10.200.0.12; do
+  name=${pair%%=*} address=${pair#*=}
+  printf '%s %s\n' "$address" "$(cut -d' ' -f1,2 ".lab/keys/hosts/$name/etc/ssh/ssh_host_ed25519_key.pub")" >> "$known.tmp"
+done
+mv "$known.tmp" "$known"
+
 # The dev stack's state describes the hosts it upgraded. Lab hosts made anew (new SSH host keys)
 # are different machines: start their stack afresh rather than believe they are upgraded.
 identity=$(cat .lab/hosts/st2h1/root/etc/ssh/ssh_host_ed25519_key.pub .lab/hosts/st2h2/root/etc/ssh/ssh_host_ed25519_key.pub | sha256sum | cut -d' ' -f1)

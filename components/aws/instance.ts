@@ -162,7 +162,7 @@ export class St2Instance extends pulumi.ComponentResource {
         this.publicIp = this.instance.publicIp;
         this.privateIp = this.instance.privateIp;
         this.address = args.publicIp ? this.instance.publicIp : this.instance.privateIp;
-        const ssh = args.ssh ?? { dialAttempts: 60, dialTimeoutSeconds: 10 };
+        const ssh = args.ssh ?? { dialAttempts: 60, dialTimeoutSeconds: 10, requireHostKey: false };
         this.ready = new command.remote.Command(
             `${name}-ready`,
             {

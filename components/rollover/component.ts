@@ -34,6 +34,8 @@ export interface RolloverHost {
     user: string;
     /** SSH private key; kept secret in state. */
     privateKey: pulumi.Input<string>;
+    /** The host's pinned public key (`ssh-ed25519 AAAA...`): steps and pipes refuse another; undefined: unchecked. */
+    hostKey?: string;
     /** The StackStorm release the host runs. */
     version: string;
     /** Credentials for root's st2 CLI; without them root's ~/.st2/config must log in. */
@@ -83,7 +85,7 @@ export function defaultConverter(): string[] {
     return ext === ".ts" ? ["node", "--require", "ts-node/register/transpile-only", shown] : ["node", shown];
 }
 
-const DEFAULT_SSH: SshSettings = { dialAttempts: 3, dialTimeoutSeconds: 15 };
+const DEFAULT_SSH: SshSettings = { dialAttempts: 3, dialTimeoutSeconds: 15, requireHostKey: false };
 const DEFAULT_TIMEOUTS = { step: 600, datastore: 1800, packs: 1800 };
 
 export class ContentRollover extends pulumi.ComponentResource {
@@ -228,6 +230,7 @@ function connectionOf(host: RolloverHost, ssh: SshSettings): command.types.input
         privateKey: pulumi.secret(host.privateKey),
         dialErrorLimit: ssh.dialAttempts,
         perDialTimeout: ssh.dialTimeoutSeconds,
+        ...(host.hostKey ? { hostKey: host.hostKey } : {}),
     };
 }
 
@@ -241,6 +244,7 @@ function endpoint(prefix: "OLD" | "NEW", host: RolloverHost, address: string): S
         address,
         port: host.port,
         user: host.user,
+        ...(host.hostKey ? { hostKey: host.hostKey } : {}),
         keyVar: `ST2U_${prefix}_SSH_KEY`,
         st2UserVar: `ST2U_${prefix}_ST2_USER`,
         st2PasswordVar: `ST2U_${prefix}_ST2_PASSWORD`,

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { latestRelease } from "../catalog";
-import { CONFIG_NAMESPACE, ConfigError, configProblem, hostAddress, hostName, nonBlank, privateKey, privateKeyProblem, release, s3BucketName, seconds, sectionObject, sshPort, str, unixUser, validate } from "../config";
+import { CONFIG_NAMESPACE, ConfigError, configProblem, hostAddress, hostKey, hostKeyProblem, hostName, nonBlank, privateKey, privateKeyProblem, release, s3BucketName, seconds, sectionObject, sshPort, str, unixUser, validate } from "../config";
 import { checkConversion, DatastoreError } from "./datastore";
 import { packProblems } from "./packs";
 
@@ -26,6 +26,8 @@ const EXAMPLES: Record<string, string> = {
     "rollover.newHost.version": `"${latestRelease()}" (what \`st2 --version\` prints on the new host)`,
     "rollover.oldHost.sshPrivateKey": `pulumi config set --secret --path 'rollover.oldHost.sshPrivateKey' < key`,
     "rollover.newHost.sshPrivateKey": `pulumi config set --secret --path 'rollover.newHost.sshPrivateKey' < key`,
+    "rollover.oldHost.hostKey": `"ssh-ed25519 <base64 key>" (what ssh-keyscan -t ed25519 10.0.0.11 prints after the address, its fingerprint checked on the host's console)`,
+    "rollover.newHost.hostKey": `"ssh-ed25519 <base64 key>" (what ssh-keyscan -t ed25519 10.0.0.21 prints after the address, its fingerprint checked on the host's console)`,
     "rollover.oldHost.st2": `{ username: st2admin } and pulumi config set --secret --path 'rollover.oldHost.st2.password' 'p4ss'`,
     "rollover.newHost.st2": `{ username: st2admin } and pulumi config set --secret --path 'rollover.newHost.st2.password' 'p4ss'`,
     "rollover.oldHost.st2.username": `"st2admin"`,
@@ -75,6 +77,8 @@ const hostFields = {
     user: unixUser,
     /** Per-host key, overriding the stack's `sshPrivateKey`; set it as a secret. */
     sshPrivateKey: privateKey.optional(),
+    /** The host's public SSH key: its steps and the pipes (decrypted datastore values) refuse another. */
+    hostKey: hostKey.optional(),
 };
 
 const oldHostSchema = z
@@ -170,6 +174,9 @@ export function parseRolloverConfig(raw: unknown, context: RolloverContext): Rol
     if (!context.awsInstance && newHost.address === undefined) {
         problems.push(problem(["newHost", "address"], `is required (or let ${CONFIG_NAMESPACE}:aws.instance create the new host)`));
     }
+    if (context.awsInstance && newHost.hostKey !== undefined) {
+        problems.push(problem(["newHost", "hostKey"], `must not be set: ${CONFIG_NAMESPACE}:aws.instance creates the new host, whose key is made at its first boot`));
+    }
     if (oldHost.name === newHost.name) {
         problems.push(problem(["newHost", "name"], `"${newHost.name}" also names the old host: names must differ`));
     }
@@ -186,6 +193,8 @@ export function parseRolloverConfig(raw: unknown, context: RolloverContext): Rol
             const bad = privateKeyProblem(["rollover", key, "sshPrivateKey"], host.sshPrivateKey);
             if (bad) problems.push(bad);
         }
+        const badHostKey = hostKeyProblem(["rollover", key, "hostKey"], host.hostKey, EXAMPLES);
+        if (badHostKey) problems.push(badHostKey);
     }
     const seen = new Set<string>();
     config.packs.forEach((p, i) => {

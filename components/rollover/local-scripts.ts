@@ -7,6 +7,7 @@
  * local command (secret inputs) and reach a host script on its stdin.
  */
 import type { SshSettings } from "../config";
+import { knownHostsLine, sshHostKeyOptions } from "../hostkeys";
 import { q, type StepScript } from "../scripts/shell";
 import { archiveScript, exportScript, loadScript, packCheckScript, WORKDIR, type ScriptHost } from "./host-scripts";
 import type { Pack } from "./packs";
@@ -19,6 +20,8 @@ export interface SshEndpoint {
     address: string;
     port: number;
     user: string;
+    /** The host's pinned key, `type base64` (public: it may appear in the script); undefined: unchecked. */
+    hostKey?: string;
     /** Environment variable holding the private key (a secret input of the command). */
     keyVar: string;
     /** Environment variables holding the st2 user and password for the host's CLI, when given. */
@@ -54,12 +57,22 @@ function keyFile(file: string, keyVar: string): string[] {
     ];
 }
 
-/** `on_old`/`on_new` functions: ssh to the host with its key, no prompt, host key trusted on first use. */
+/**
+ * `on_old`/`on_new` functions: ssh to the host with its key, no prompt. A pinned host key is written
+ * to the function's own known_hosts file and is the only key accepted (StrictHostKeyChecking=yes, its
+ * type the only host key algorithm): the pipe carries decrypted datastore values, and ssh refuses a
+ * host presenting another key before sending anything. Unpinned: trusted on first use within the run.
+ */
 function sshFunction(fn: string, file: string, ep: SshEndpoint, o: SshSettings): string {
+    const known = `$work/${fn}.known_hosts`;
+    const hostKeyOptions = ep.hostKey
+        ? sshHostKeyOptions({ type: ep.hostKey.split(" ")[0] }, `"${known}"`)
+        : ["StrictHostKeyChecking=accept-new", `UserKnownHostsFile="$work/known_hosts"`, "LogLevel=ERROR"];
     return [
+        ...(ep.hostKey ? [`printf '%s\\n' ${q(knownHostsLine(ep.address, ep.port, { text: ep.hostKey }))} >"${known}"`] : []),
         `${fn}() {`,
-        `  ssh -i "$work/${file}" -p ${ep.port} -o BatchMode=yes -o IdentitiesOnly=yes -o LogLevel=ERROR \\`,
-        `    -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" \\`,
+        `  ssh -i "$work/${file}" -p ${ep.port} -o BatchMode=yes -o IdentitiesOnly=yes \\`,
+        `    ${hostKeyOptions.map((x) => `-o ${x}`).join(" ")} \\`,
         `    -o ConnectTimeout=${o.dialTimeoutSeconds} -o ConnectionAttempts=${o.dialAttempts} \\`,
         `    ${q(`${ep.user}@${ep.address}`)} "$@"`,
         `}`,

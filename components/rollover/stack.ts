@@ -8,6 +8,7 @@ import { ArchiveBucket } from "../aws/bucket";
 import { parseAwsConfig, type AwsConfig } from "../aws/config";
 import { St2Instance } from "../aws/instance";
 import { CONFIG_NAMESPACE, ConfigError, type SshSettings } from "../config";
+import { pinHostKeys, pinVerdict, type KnownHosts } from "../hostkeys";
 import { ContentRollover, type AuditLogDestination, type ContentRolloverArgs, type AuditLogsCopied, type KeysMoved } from "./component";
 import { parseRolloverConfig, type RolloverConfig } from "./config";
 
@@ -20,6 +21,8 @@ export interface RolloverStackInput {
     defaultKey?: pulumi.Input<string>;
     /** The stack's `ssh` settings. */
     ssh?: SshSettings;
+    /** `ssh.knownHostsFile`, read: pins the hosts without a `hostKey` of their own, by address. */
+    knownHosts?: KnownHosts;
 }
 
 /** What `pulumi stack output --json` shows of a roll-over: counts, names and hashes, never a value. */
@@ -63,6 +66,21 @@ export function rolloverStack(input: RolloverStackInput, name = "rollover", opts
     const keyOf = (own: string | undefined) => pulumi.secret((own ?? input.defaultKey)!);
     const newKey = keyOf(newHost.sshPrivateKey);
     const st2 = { username: newHost.st2.username, password: pulumi.secret(newHost.st2.password) };
+    // Host keys: the pipes carry decrypted datastore values, so an unpinned end is said out loud.
+    const pins = pinHostKeys(
+        [
+            { name: oldHost.name, address: oldHost.address, port: oldHost.port, hostKey: oldHost.hostKey, key: "rollover.oldHost" },
+            { name: newHost.name, address: newHost.address, port: newHost.port, hostKey: newHost.hostKey, key: "rollover.newHost" },
+        ],
+        input.knownHosts,
+    );
+    const verdict = pinVerdict(pins, input.ssh?.requireHostKey ?? false);
+    if (verdict.errors.length) throw new ConfigError(verdict.errors);
+    if (verdict.warning) pulumi.log.warn(verdict.warning);
+    const hostKeyOf = (name: string) => {
+        const pinned = pins.pinned.get(name);
+        return pinned ? { hostKey: pinned.text } : {};
+    };
 
     const instanceArgs = aws?.instance && {
         st2Version: newHost.version,
@@ -95,10 +113,11 @@ export function rolloverStack(input: RolloverStackInput, name = "rollover", opts
             port: oldHost.port,
             user: oldHost.user,
             privateKey: keyOf(oldHost.sshPrivateKey),
+            ...hostKeyOf(oldHost.name),
             version: oldHost.version,
             ...(oldHost.st2 ? { st2: { username: oldHost.st2.username, password: pulumi.secret(oldHost.st2.password) } } : {}),
         },
-        newHost: { name: newHost.name, address: newAddress, port: newHost.port, user: newHost.user, privateKey: newKey, version: newHost.version, st2 },
+        newHost: { name: newHost.name, address: newAddress, port: newHost.port, user: newHost.user, privateKey: newKey, ...hostKeyOf(newHost.name), version: newHost.version, st2 },
         packs: config.packs,
         auditLogs,
         ssh: input.ssh,

@@ -284,7 +284,7 @@ describe("rollover and aws sections wired together", () => {
     const aws = { instance: { sshCidr: "203.0.113.7/32", sshPublicKey: PUBLIC_KEY }, bucket: {} };
 
     it("creates the instance, the bucket and a roll-over that waits for the instance and archives to the bucket", async () => {
-        const s = rolloverStack({ rollover, aws, defaultKey: KEY, ssh: { dialAttempts: 2, dialTimeoutSeconds: 5 } }, "stk", { transformations: [record] });
+        const s = rolloverStack({ rollover, aws, defaultKey: KEY, ssh: { dialAttempts: 2, dialTimeoutSeconds: 5, requireHostKey: false } }, "stk", { transformations: [record] });
         await settle(s.report!);
         const report = await valueOf(s.report!);
         assert.deepEqual(report.newHost, { name: "st2-new", address: "203.0.113.50" });

@@ -25,6 +25,19 @@ const absolutePath = fc.array(word("abcdefghijklmnopqrstuvwxyz0123456789._-", 8)
 const service = fc.tuple(alnum, word("abcdefghijklmnopqrstuvwxyz0123456789@._-", 12)).map(([a, b]) => a + b);
 const command = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => s.trim() !== "");
 const int = (min: number, max: number) => fc.integer({ min, max });
+/** An SSH string: 4-byte length, then the bytes. */
+const sshString = (b: Uint8Array): Buffer => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(b.length);
+    return Buffer.concat([length, Buffer.from(b)]);
+};
+/** A host's public key as ssh-keyscan prints it (ed25519: 32 bytes; ECDSA P-256: an uncompressed point), with or without a comment. */
+const hostKey = fc.oneof(
+    fc.uint8Array({ minLength: 32, maxLength: 32 }).map((k) => `ssh-ed25519 ${Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(k)]).toString("base64")}`),
+    fc.uint8Array({ minLength: 64, maxLength: 64 }).map(
+        (p) => `ecdsa-sha2-nistp256 ${Buffer.concat([sshString(Buffer.from("ecdsa-sha2-nistp256")), sshString(Buffer.from("nistp256")), sshString(Buffer.from([4, ...p]))]).toString("base64")} root@st2-a`,
+    ),
+);
 
 /** A version pair the catalog can plan: from at most to. */
 const versions = fc.tuple(fc.constantFrom(...RELEASES), fc.constantFrom(...RELEASES)).map(([a, b]) => (semver.lte(a, b) ? [a, b] : [b, a]));
@@ -46,6 +59,7 @@ const validConfig = versions.chain(([from, to]) =>
                         packageManager: fc.constantFrom("apt", "yum"),
                         currentVersion: fc.constant(from),
                         sshPrivateKey: fc.constant(KEY),
+                        hostKey,
                     },
                     { requiredKeys: ["name", "address", "user", "currentVersion"] },
                 ),
@@ -53,7 +67,7 @@ const validConfig = versions.chain(([from, to]) =>
             ),
             sshPrivateKey: fc.constant(KEY),
             skipMigrations: fc.subarray(executableMigrationIds()),
-            ssh: some({ dialAttempts: int(1, 100), dialTimeoutSeconds: int(1, 600) }),
+            ssh: some({ dialAttempts: int(1, 100), dialTimeoutSeconds: int(1, 600), knownHostsFile: fc.oneof(absolutePath, fc.constant("~/.ssh/known_hosts")), requireHostKey: fc.boolean() }),
             mistral: some({ configFile: absolutePath, dbManage: absolutePath, services: fc.array(service, { maxLength: 3 }) }),
             rollout: some({ batchSize: int(1, 1000), stopOnFirstFailure: fc.boolean() }),
             backup: some({ dir: absolutePath, keep: int(1, 100), extraPaths: fc.array(absolutePath, { maxLength: 3 }) }),
@@ -84,6 +98,20 @@ const BAD: Record<string, fc.Arbitrary<unknown>> = {
     "skipMigrations[]": fc.oneof(fc.constantFrom<unknown>("no-such-migration"), blank, notText),
     "ssh.dialAttempts": wholeOutside(1, 100),
     "ssh.dialTimeoutSeconds": wholeOutside(1, 600),
+    "ssh.knownHostsFile": fc.oneof(blank, notText),
+    "ssh.requireHostKey": fc.constantFrom<unknown>("yes", "true", 1, 0, null),
+    // RSA (SHA-1 only with pulumi-command 1.2.1), a truncated key, no type, an unknown type, a blob of another type.
+    "hosts[].hostKey": fc.oneof(
+        fc.constantFrom<unknown>(
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5",
+            "AAAAC3NzaC1lZDI1NTE5AAAAIKXIXVf187SUd9PP8SSP12TSiKjBPwgRKaeXJOch2lFA",
+            "ssh-dss AAAAB3NzaC1kc3MAAACBAP",
+            "ssh-ed25519 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBC4+E6T2/9Z6keOD+HvgXkM/ebjtv/7FKw9tOAT8W+4iO/gGNlHSXMR1IMIoE+JUWmA98fvEHixyVPjelGHu8Mo=",
+        ),
+        blank,
+        notText,
+    ),
     "mistral.configFile": fc.oneof(fc.constantFrom<unknown>("etc/mistral.conf", "~/mistral.conf", "/a\nb"), blank, notText),
     "mistral.dbManage": fc.oneof(fc.constantFrom<unknown>("bin/mistral-db-manage"), blank, notText),
     "mistral.services[]": fc.oneof(fc.constantFrom<unknown>("mistral api", "x;reboot", "$(id)"), blank, notText),

@@ -20,7 +20,7 @@ describe("config", () => {
         assert.deepEqual(c.mistral, { configFile: "/etc/mistral/mistral.conf", dbManage: "/opt/stackstorm/mistral/bin/mistral-db-manage", services: ["mistral-api", "mistral"] });
         assert.deepEqual(c.timeouts, { step: 600, packages: 1800, mistralDb: 1800, migration: 3600 });
         assert.deepEqual(c.verify, { smokeCommand: "st2 run core.local -- date -R", settleSeconds: 60 });
-        assert.deepEqual(c.ssh, { dialAttempts: 10, dialTimeoutSeconds: 15 });
+        assert.deepEqual(c.ssh, { dialAttempts: 10, dialTimeoutSeconds: 15, requireHostKey: false });
         assert.deepEqual(c.skipMigrations, []);
     });
 

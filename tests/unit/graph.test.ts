@@ -146,4 +146,13 @@ describe("resource graph", () => {
         assert.equal((conn.value as Record<string, unknown>).host, "10.0.0.9");
         for (const [, cmd] of commandsOf("k1-")) assert.doesNotMatch(String(cmd.inputs.create), /PRIVATE KEY/);
     });
+
+    it("gives every step the host's pinned key as connection.hostKey, and none to an unpinned host", async () => {
+        const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKXIXVf187SUd9PP8SSP12TSiKjBPwgRKaeXJOch2lFA";
+        await build("p1", config({ hosts: [{ name: "pinned", address: "10.0.0.7", user: "st2", currentVersion: "3.8.1", hostKey }, { name: "open", address: "10.0.0.8", user: "st2", currentVersion: "3.8.1" }] }));
+        const hostKeys = (prefix: string) => commandsOf(prefix).map(([, r]) => ((r.inputs.connection as Record<string, unknown>).value as Record<string, unknown>).hostKey);
+        assert.ok(hostKeys("p1-pinned-").length > 0);
+        assert.deepEqual(new Set(hostKeys("p1-pinned-")), new Set([hostKey]));
+        assert.deepEqual(new Set(hostKeys("p1-open-")), new Set([undefined]));
+    });
 });

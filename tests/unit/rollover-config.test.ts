@@ -52,7 +52,7 @@ describe("rollover config", () => {
                 ),
             [
                 "st2-upgrade:rollover.oldHost.port must be a whole number from 1 to 65535. Example: 22",
-                "st2-upgrade:rollover.oldHost.typo is not a known setting (a typo?). Known settings here: name, port, user, sshPrivateKey, address, version, st2",
+                "st2-upgrade:rollover.oldHost.typo is not a known setting (a typo?). Known settings here: name, port, user, sshPrivateKey, hostKey, address, version, st2",
                 "st2-upgrade:rollover.newHost.st2.password must not contain % (st2's CLI config file would read it as an interpolation). Example: pulumi config set --secret --path 'rollover.newHost.st2.password' 'p4ss'",
                 `st2-upgrade:rollover.packs[0].name must be a pack ref: letters, digits and underscores. Example: "my_pack" (the pack's ref: letters, digits and underscores)`,
                 'st2-upgrade:rollover.packs[0].repoUrl must not contain a password: give the new host an SSH deploy key or a credential helper instead. Example: "https://git.example.com/st2/my_pack.git" or "git@git.example.com:st2/my_pack.git"',

@@ -43,7 +43,7 @@ function context(oldHost: ScriptHost = OLD, newHost: ScriptHost = NEW): PipeCont
         newHost,
         old: endpoint("OLD", "10.9.0.1"),
         fresh: endpoint("NEW", "10.9.0.2"),
-        ssh: { dialAttempts: 3, dialTimeoutSeconds: 15 },
+        ssh: { dialAttempts: 3, dialTimeoutSeconds: 15, requireHostKey: false },
         converter: [process.execPath, CLI],
         timeoutSeconds: 60,
     };
@@ -231,8 +231,16 @@ describe("roll-over scripts", () => {
         packCheckScript(NEW, PACKS3, 600),
         archiveScript(OLD, 600),
     ];
+    // Both ends pinned (an ed25519 and an ECDSA key): the known_hosts lines and strict options.
+    const pinnedEnds = {
+        ...c,
+        old: { ...c.old, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKXIXVf187SUd9PP8SSP12TSiKjBPwgRKaeXJOch2lFA" },
+        fresh: { ...c.fresh, port: 2222, hostKey: "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBC4+E6T2/9Z6keOD+HvgXkM/ebjtv/7FKw9tOAT8W+4iO/gGNlHSXMR1IMIoE+JUWmA98fvEHixyVPjelGHu8Mo=" },
+    };
     const localScripts = [
         datastorePipeScript(c),
+        datastorePipeScript(pinnedEnds),
+        verifyScript({ ...pinnedEnds, packs: PACKS, destination: dests[0], copied: [] }),
         ...dests.map((destination) => archivePipeScript({ oldHost: OLD, old: c.old, ssh: c.ssh, destination, timeoutSeconds: 600 })),
         ...dests.map((destination) => verifyScript({ ...c, packs: PACKS, destination, copied: [{ name: "st2api.audit.log", sha256: "a".repeat(64), bytes: 3 }] })),
         verifyScript({ ...c, packs: [], destination: dests[0], copied: undefined }),

@@ -99,13 +99,17 @@ func (c *Connection) clientConfig() (*ssh.ClientConfig, func(), error) {
 		Timeout:         time.Duration(c.PerDialTimeout) * time.Second,
 	}
 	closer := func() {}
-	if c.HostKey != nil && strings.TrimSpace(*c.HostKey) != "" {
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
+	if c.HostKey != nil {
+		key, err := c.hostKey()
 		if err != nil {
-			return nil, closer, fmt.Errorf("connection.hostKey: %w", err)
+			return nil, closer, err
 		}
 		cfg.HostKeyCallback = ssh.FixedHostKey(key)
-		cfg.HostKeyAlgorithms = hostKeyAlgorithms(key)
+		// As pulumi-command 1.2.1 (connection.go SSHConfig): the key's own type is the only host key
+		// algorithm offered. For an RSA key that is "ssh-rsa" (SHA-1), which OpenSSH 8.8 and later no
+		// longer offer: such a pin fails to connect there, with either provider (st2-upgrade refuses
+		// RSA pins in its config for that reason).
+		cfg.HostKeyAlgorithms = []string{key.Type()}
 	}
 	if c.PrivateKey != nil {
 		var signer ssh.Signer
@@ -146,11 +150,13 @@ func (c *Connection) clientConfig() (*ssh.ClientConfig, func(), error) {
 	return cfg, closer, nil
 }
 
-func hostKeyAlgorithms(key ssh.PublicKey) []string {
-	if key.Type() == ssh.KeyAlgoRSA {
-		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+// hostKey parses connection.hostKey (authorized_keys form), worded as pulumi-command 1.2.1 words it.
+func (c *Connection) hostKey() (ssh.PublicKey, error) {
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse host key: %w", err)
 	}
-	return []string{key.Type()}
+	return key, nil
 }
 
 // Dial retries as in pulumi-command 1.2.1 (provider/pkg/provider/remote/connection.go dialWithRetry,
@@ -189,6 +195,13 @@ var sleepHook = func(ctx context.Context, d time.Duration) error {
 // provider does ("Dial 1/3 failed: retrying", a status line); giving up is its error, "after N
 // failed attempts: <the last dial's error>"; a canceled operation returns the context's error.
 func (c *Connection) dial(ctx context.Context, log Logger, urn string) (*ssh.Client, func(), error) {
+	// A host key that does not parse fails at once, before any dial, as in pulumi-command 1.2.1 (its
+	// SSHConfig runs before dialWithRetry).
+	if c.HostKey != nil {
+		if _, err := c.hostKey(); err != nil {
+			return nil, nil, err
+		}
+	}
 	limit := "inf"
 	if c.DialErrorLimit >= 0 {
 		limit = strconv.Itoa(c.DialErrorLimit)

@@ -273,8 +273,42 @@ func TestRemote(t *testing.T) {
 			"connection": d.connection(map[string]any{"hostKey": string(ssh.MarshalAuthorizedKey(otherPub)), "dialErrorLimit": 0.0}),
 			"create":     "true",
 		})
-		if err == nil || !strings.Contains(err.Error(), "host key mismatch") {
+		if err == nil || !strings.Contains(err.Error(), "after 0 failed attempts: ssh: handshake failed: ssh: host key mismatch") {
 			t.Errorf("other host key: %v", err)
+		}
+	})
+
+	t.Run("a host key that does not parse fails before any dial, worded as pulumi-command 1.2.1", func(t *testing.T) {
+		dials := 0
+		old := sleepHook
+		sleepHook = func(_ context.Context, _ time.Duration) error { dials++; return nil }
+		t.Cleanup(func() { sleepHook = old })
+		for _, text := range []string{"", "ssh-ed25519 not-base64"} {
+			_, err := remoteCreate(t, New(nil), map[string]any{
+				"connection": d.connection(map[string]any{"hostKey": text}), "create": "true",
+			})
+			if err == nil || !strings.Contains(err.Error(), "failed to parse host key: ssh: no key found") || strings.Contains(err.Error(), "attempts") {
+				t.Errorf("hostKey %q: %v", text, err)
+			}
+		}
+		if dials != 0 {
+			t.Errorf("retried %d times", dials)
+		}
+	})
+
+	t.Run("a pinned key offers only its own type, as pulumi-command 1.2.1 does", func(t *testing.T) {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(d.hostKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &Connection{HostKey: &d.hostKey, User: "root", PerDialTimeout: 1}
+		cfg, closer, err := c.clientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		closer()
+		if len(cfg.HostKeyAlgorithms) != 1 || cfg.HostKeyAlgorithms[0] != key.Type() {
+			t.Errorf("host key algorithms %v, want [%s]", cfg.HostKeyAlgorithms, key.Type())
 		}
 	})
 

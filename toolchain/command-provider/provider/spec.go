@@ -67,7 +67,7 @@ var proxyConnectionSpec = objectSpec{
 	"agentSocketPath":    {kind: kindString, doc: "SSH agent socket path; defaults to $SSH_AUTH_SOCK."},
 	"dialErrorLimit":     {kind: kindInteger, doc: "Dial errors allowed before giving up; -1 for no limit. Default 10."},
 	"host":               {kind: kindString, required: true, doc: "The address of the bastion host."},
-	"hostKey":            {kind: kindString, doc: "The expected host key (authorized_keys format); unchecked when unset."},
+	"hostKey":            {kind: kindString, doc: "The expected host key to verify the server's identity. If not provided, the host key will be ignored."},
 	"password":           {kind: kindString, doc: "The password for the bastion host."},
 	"perDialTimeout":     {kind: kindInteger, doc: "Seconds each dial may take. Default 15."},
 	"port":               {kind: kindNumber, doc: "The port of the bastion host. Default 22."},
