@@ -28,6 +28,7 @@ import { CONFIG_NAMESPACE, type HostConfig, type ResolvedHost, type Settings, ty
 
 export type { ResolvedHost };
 import { inPlaceRefusal, plan } from "./plan";
+import { heldButStarted } from "./rollout";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
 import { q, readScript, type ReadScript } from "./scripts/shell";
@@ -65,6 +66,18 @@ export interface HostFacts {
     freeMb: { packageCache?: number; backup?: number };
     /** Whether the read ran as root (passwordless sudo); without it some facts may be missing. */
     root: boolean;
+}
+
+/**
+ * The facts as outputs report them: without free space, which changes between any two reads (logs
+ * grow). An output known at preview must be the same at `pulumi up --plan`, or the engine refuses the
+ * run's outputs after its steps ran; free space is preflight's to check (its `detected` output).
+ */
+export type ReportedFacts = Omit<HostFacts, "freeMb">;
+
+export function reportedFacts(facts: HostFacts): ReportedFacts {
+    const { freeMb: _, ...stable } = facts;
+    return stable;
 }
 
 /** Who to read and how to reach it: the same user, port and key as the steps' `connection`. */
@@ -478,7 +491,11 @@ export async function planHosts(
     });
     const file = process.env[FACTS_FILE_ENV];
     const [facts, recorded] = await Promise.all([file ? factsFromFile(file, cfg.hosts) : readFacts(targets, cfg), recordedUpgrades(fleetName)]);
-    return { hosts: resolveHosts(cfg.hosts, facts, recorded, cfg.targetVersion, cfg.skipMigrations), facts };
+    const hosts = resolveHosts(cfg.hosts, facts, recorded, cfg.targetVersion, cfg.skipMigrations);
+    // A batch this stack has begun cannot be held again by lowering rollout.throughBatch (rollout.ts).
+    const late = heldButStarted(cfg.hosts.map((h) => h.name), cfg.rollout, (n) => (recorded.get(n) ?? []).some((r) => r.to === cfg.targetVersion));
+    if (late.length) throw new FactsError(late);
+    return { hosts, facts };
 }
 
 /**
