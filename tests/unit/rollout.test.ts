@@ -8,7 +8,7 @@ import { before, describe, it } from "node:test";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import { deprecationWarnings, parseConfig, type UpgradeConfig } from "../../components/config";
-import { StackStormFleet } from "../../components/fleet";
+import { planInputs, StackStormFleet } from "../../components/fleet";
 import { batchOf, heldButStarted, heldMessage, rolloutScope } from "../../components/rollout";
 import { rejectsConfig } from "../support/config";
 import { ResourceRecorder, valueOf } from "../support/mocks";
@@ -172,5 +172,21 @@ describe("rollout graph (mocks)", () => {
         const fleet = await build("c4", config({ batchSize: 3, throughBatch: 7 }));
         assert.deepEqual((await valueOf(fleet.report)).map((r) => r.status), ["upgraded", "upgraded", "upgraded", "upgraded"]);
         assert.deepEqual(await valueOf(fleet.rollout), { batches: 2, throughBatch: 2, held: [], batchSize: 3, released: names, complete: true });
+    });
+});
+
+describe("the fleet's inputs (update plans)", () => {
+    it("hold every setting, no secret, and change when a setting changes", async () => {
+        const a = config({ batchSize: 2 });
+        const inputs = planInputs({ hosts: a.hosts.map((h) => ({ ...h, currentVersion: "3.8.1", packageManager: "apt" as const })), targetVersion: a.targetVersion, settings: a });
+        assert.doesNotMatch(JSON.stringify(inputs), /PRIVATE KEY|AAAA/);
+        assert.deepEqual(Object.keys(inputs).sort(), ["backup", "hosts", "mistral", "preflight", "rollout", "skipMigrations", "ssh", "targetVersion", "timeouts", "verify"]);
+        assert.deepEqual(inputs.hosts, HOSTS.map(({ name, address, user }) => ({ name, address, port: 22, user })));
+        // The engine records them as the component's inputs, before any step.
+        await build("p1", a);
+        assert.deepEqual(recorder.get("p1").inputs.settings, JSON.parse(JSON.stringify(inputs)));
+        const b = parseConfig({ ...good, rollout: { batchSize: 2 }, verify: { smokeCommand: "st2 run core.local -- uptime" } });
+        await build("p2", b);
+        assert.notDeepEqual(recorder.get("p2").inputs.settings, recorder.get("p1").inputs.settings);
     });
 });
