@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, ConfigError, parseConfig, parseSshSettings } from "./components/config";
+import { CONFIG_NAMESPACE, ConfigError, deprecationWarnings, parseConfig, parseSshSettings } from "./components/config";
 import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
 import { parseKnownHosts, pinHostKeys, pinVerdict, type KnownHosts } from "./components/hostkeys";
@@ -54,6 +54,7 @@ export = async () => {
     // A stack may only roll content over; otherwise it upgrades hosts in place.
     const upgrading = rolloverRaw === undefined || raw.targetVersion !== undefined || raw.hosts !== undefined;
     const cfg = upgrading ? parseConfig(raw) : undefined;
+    if (cfg) for (const w of deprecationWarnings(raw)) pulumi.log.warn(w);
     const keyText = (raw.sshPrivateKey as string | undefined) ?? (raw.sshPrivateKeyPath ? readKey(raw.sshPrivateKeyPath as string) : undefined);
     const defaultKey = keyText === undefined ? undefined : pulumi.secret(keyText);
     const ssh = cfg?.ssh ?? parseSshSettings(raw.ssh);
@@ -90,7 +91,7 @@ export = async () => {
 
     // Only what this stack does: an undefined output would only draw a warning.
     return {
-        ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, hosts: fleet.report } : {}),
+        ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, rollout: fleet.rollout, hosts: fleet.report } : {}),
         ...(rollover?.report ? { rollover: rollover.report } : {}),
     };
 };

@@ -477,11 +477,11 @@ async function previewPhase(): Promise<{ figures: PreviewFigure[]; ten: { tenRun
             log(`preview ${i + 1}: 10 hosts ${tenRuns[i]} s, empty program ${emptyRuns[i]} s`);
         }
         const ten = { tenRuns, emptyRuns, tenSeconds: median(tenRuns), emptySeconds: median(emptyRuns) };
-        // Where the time goes: without the batch gate (rollout.stopOnFirstFailure false) at 100
+        // Where the time goes: without the batch gate (rollout.prepareBatchBeforeStop false) at 100
         // hosts, and with ts-node's type check of the program (both sides) at 10.
         const diagnostics: Record<string, unknown> = {};
         if (params.diagnostics) {
-            diagnostics.hosts100NoBatchGate = await previewOnce(100, key, { label: "no-gate", rollout: { stopOnFirstFailure: false } });
+            diagnostics.hosts100NoBatchGate = await previewOnce(100, key, { label: "no-gate", rollout: { prepareBatchBeforeStop: false } });
         }
         dropStack(empty);
         return { figures, ten, diagnostics };

@@ -36,7 +36,9 @@ const EXAMPLES: Record<string, string> = {
     "mistral.dbManage": `"/opt/stackstorm/mistral/bin/mistral-db-manage"`,
     "mistral.services": `["mistral-api", "mistral"]`,
     "rollout.batchSize": `2`,
-    "rollout.stopOnFirstFailure": `true`,
+    "rollout.prepareBatchBeforeStop": `true`,
+    "rollout.stopOnFirstFailure": `true (deprecated: write rollout.prepareBatchBeforeStop)`,
+    "rollout.throughBatch": `1 (upgrade batch 1 only, the canary; raise it to continue)`,
     "backup.dir": `"/var/backups/st2-upgrade"`,
     "backup.keep": `3`,
     "backup.extraPaths": `["/var/lib/mongodb-dumps"]`,
@@ -184,10 +186,32 @@ const configSchema = z
                  * When true, no host of a batch stops its services until every host of that batch has
                  * passed preflight, fetched its packages and made its backup.
                  */
-                stopOnFirstFailure: z.boolean({ error: "must be true or false" }).default(true),
+                prepareBatchBeforeStop: z.boolean({ error: "must be true or false" }).optional(),
+                /** The old name of prepareBatchBeforeStop (it never stopped anything on a failure): still read, with a warning. */
+                stopOnFirstFailure: z.boolean({ error: "must be true or false" }).optional(),
+                /**
+                 * The last batch this stack upgrades (a canary, an approval between batches): hosts of
+                 * later batches are held, no step exists for them; raising it continues where it stopped.
+                 * Unset: every batch.
+                 */
+                throughBatch: wholeNumber(1, 1000).optional(),
             })
             .strict()
-            .default({ batchSize: 1, stopOnFirstFailure: true }),
+            .superRefine((r, ctx) => {
+                if (r.stopOnFirstFailure !== undefined && r.prepareBatchBeforeStop !== undefined && r.stopOnFirstFailure !== r.prepareBatchBeforeStop) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["stopOnFirstFailure"],
+                        message: `is the deprecated name of rollout.prepareBatchBeforeStop and contradicts it (${r.stopOnFirstFailure} vs ${r.prepareBatchBeforeStop}): remove it`,
+                    });
+                }
+            })
+            .transform(({ batchSize, prepareBatchBeforeStop, stopOnFirstFailure, throughBatch }) => ({
+                batchSize,
+                prepareBatchBeforeStop: prepareBatchBeforeStop ?? stopOnFirstFailure ?? true,
+                ...(throughBatch !== undefined ? { throughBatch } : {}),
+            }))
+            .default({ batchSize: 1, prepareBatchBeforeStop: true }),
         backup: z
             .object({
                 dir: absolutePath.default("/var/backups/st2-upgrade"),
@@ -384,6 +408,17 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
     });
     if (problems.length) throw new ConfigError(problems);
     return config;
+}
+
+/** Settings still read under an old name: one warning each, for `pulumi.log.warn` (parseConfig stays pure). */
+export function deprecationWarnings(raw: Readonly<Record<string, unknown>>): string[] {
+    const rollout = raw.rollout as Record<string, unknown> | undefined;
+    if (rollout === null || typeof rollout !== "object" || !("stopOnFirstFailure" in rollout)) return [];
+    return [
+        `${CONFIG_NAMESPACE}:rollout.stopOnFirstFailure is deprecated: it is read as rollout.prepareBatchBeforeStop ` +
+            `(no host of a batch stops its services before every host of the batch is prepared; nothing stops on a failure). ` +
+            `Rename it: rollout: { prepareBatchBeforeStop: ${JSON.stringify(rollout.stopOnFirstFailure)} }`,
+    ];
 }
 
 /** A host as the program plans it: the configuration completed and checked by its facts (components/facts.ts). */

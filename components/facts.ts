@@ -31,6 +31,7 @@ import { keyRefusal, knownHostsLine, refusalMessage, sshHostKeyOptions, type Pin
 
 export type { ResolvedHost };
 import { inPlaceRefusal, plan } from "./plan";
+import { heldButStarted } from "./rollout";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
 import { q, readScript, type ReadScript } from "./scripts/shell";
@@ -68,6 +69,18 @@ export interface HostFacts {
     freeMb: { packageCache?: number; backup?: number };
     /** Whether the read ran as root (passwordless sudo); without it some facts may be missing. */
     root: boolean;
+}
+
+/**
+ * The facts as outputs report them: without free space, which changes between any two reads (logs
+ * grow). An output known at preview must be the same at `pulumi up --plan`, or the engine refuses the
+ * run's outputs after its steps ran; free space is preflight's to check (its `detected` output).
+ */
+export type ReportedFacts = Omit<HostFacts, "freeMb">;
+
+export function reportedFacts(facts: HostFacts): ReportedFacts {
+    const { freeMb: _, ...stable } = facts;
+    return stable;
 }
 
 /** Who to read and how to reach it: the same user, port and key as the steps' `connection`. */
@@ -368,7 +381,9 @@ export function upgradesFromOutputs(hosts: unknown): Map<string, RecordedUpgrade
     if (!Array.isArray(hosts)) return undefined;
     const found = new Map<string, RecordedUpgrade[]>();
     for (const h of hosts as unknown[]) {
-        const { name, fromVersion, targetVersion } = (h ?? {}) as Record<string, unknown>;
+        const { name, fromVersion, targetVersion, status } = (h ?? {}) as Record<string, unknown>;
+        // A held host (rollout.throughBatch) has a plan but no step: nothing was recorded for it.
+        if (status === "held") continue;
         if (typeof name === "string" && typeof fromVersion === "string" && typeof targetVersion === "string") {
             found.set(name, [{ from: fromVersion, to: targetVersion }]);
         }
@@ -544,7 +559,11 @@ export async function planHosts(
     const file = process.env[FACTS_FILE_ENV];
     const [facts, lastRun] = await Promise.all([file ? factsFromFile(file, cfg.hosts) : readFacts(targets, cfg), lastRunUpgrades()]);
     const recorded = settledOn(cfg.hosts, facts, lastRun, cfg.targetVersion) ? lastRun! : await recordedUpgrades(fleetName);
-    return { hosts: resolveHosts(cfg.hosts, facts, recorded, cfg.targetVersion, cfg.skipMigrations), facts };
+    const hosts = resolveHosts(cfg.hosts, facts, recorded, cfg.targetVersion, cfg.skipMigrations);
+    // A batch this stack has begun cannot be held again by lowering rollout.throughBatch (rollout.ts).
+    const late = heldButStarted(cfg.hosts.map((h) => h.name), cfg.rollout, (n) => (recorded.get(n) ?? []).some((r) => r.to === cfg.targetVersion));
+    if (late.length) throw new FactsError(late);
+    return { hosts, facts };
 }
 
 /**

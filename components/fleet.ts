@@ -1,13 +1,15 @@
 /**
  * StackStormFleet: hosts upgraded in batches. Batch k+1 starts only after every host of batch k
- * verified; with `rollout.stopOnFirstFailure`, no host of a batch stops its services before every
- * host of the batch has passed preflight, downloaded its packages and made its backup.
+ * verified; with `rollout.prepareBatchBeforeStop`, no host of a batch stops its services before every
+ * host of the batch has passed preflight, downloaded its packages and made its backup. Batches after
+ * `rollout.throughBatch` are held: no resource exists for their hosts (components/rollout.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "./config";
-import type { HostFacts, ResolvedHost } from "./facts";
+import { reportedFacts, type HostFacts, type ReportedFacts, type ResolvedHost } from "./facts";
 import { plan } from "./plan";
 import { StackStormHost, type Detected, type StepSummary } from "./host";
+import { heldMessage, rolloutScope, type HostStatus, type RolloutScope } from "./rollout";
 
 export interface StackStormFleetArgs {
     /** Hosts completed from their facts (`resolveHosts`). */
@@ -27,6 +29,10 @@ export interface HostReport {
     name: string;
     address: string;
     batch: number;
+    /** Where the host stands in the rollout (components/rollout.ts); known at preview except upgraded/upgrading. */
+    status: HostStatus;
+    /** For a held host: the `rollout.throughBatch` that releases it (its batch). */
+    heldUntilBatch?: number;
     fromVersion: string;
     targetVersion: string;
     steps: StepSummary[];
@@ -37,8 +43,19 @@ export interface HostReport {
     backupPath?: string;
     /** What preflight found on the host (distribution, installed packages, free space). */
     detected?: Detected;
-    /** What this run's read-only fact read found on the host, before any step. */
-    facts?: HostFacts;
+    /** What this run's read-only fact read found on the host, before any step (free space left out: facts.ts). */
+    facts?: ReportedFacts;
+}
+
+/** What a pipeline reads about the rollout as a whole (top-level output `rollout`). */
+export interface RolloutReport extends RolloutScope {
+    batchSize: number;
+    /** Hosts whose steps are part of the stack (batches 1..throughBatch). */
+    released: string[];
+    /** No host is held: the stack covers every batch. */
+    complete: boolean;
+    /** The `rollout.throughBatch` that continues the rollout; absent when complete. */
+    nextThroughBatch?: number;
 }
 
 /** Splits hosts into batches of `size`, keeping their order. */
@@ -52,10 +69,16 @@ export class StackStormFleet extends pulumi.ComponentResource {
     readonly hosts: StackStormHost[];
     /** Host names per batch, in rollout order. */
     readonly batches: pulumi.Output<string[][]>;
+    /** How far this stack goes: held and released hosts, the next `throughBatch` (known at preview). */
+    readonly rollout: pulumi.Output<RolloutReport>;
     readonly report: pulumi.Output<HostReport[]>;
 
     constructor(name: string, args: StackStormFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("st2upgrade:fleet:StackStormFleet", name, {}, opts);
+        // The settings are the component's inputs: registered before any step (every step is its
+        // descendant, and a child registers only once its parent has), so `pulumi up --plan` refuses a
+        // setting changed since the preview here, before any host is touched, instead of at the first
+        // step whose script differs (for verify.smokeCommand: after the outage). See README, Pipelines.
+        super("st2upgrade:fleet:StackStormFleet", name, { settings: planInputs(args) }, opts);
         const { settings } = args;
         // One plan per host: it gates the batch and drives the host's steps.
         const indexed = args.hosts.map((host, index) => ({
@@ -65,16 +88,23 @@ export class StackStormFleet extends pulumi.ComponentResource {
         }));
         const groups = batches(indexed, settings.rollout.batchSize);
 
+        const scope = rolloutScope(args.hosts.map((h) => h.name), settings.rollout);
+        const message = heldMessage(args.hosts.map((h) => h.name), settings.rollout);
+        if (message) pulumi.log.info(message, this);
+
         this.hosts = [];
+        // Aligned with args.hosts; undefined for a held host (no resource at all).
+        const byIndex: (StackStormHost | undefined)[] = new Array(args.hosts.length).fill(undefined);
         let previousBatch: pulumi.Resource[] = [];
-        groups.forEach((group) => {
+        groups.forEach((group, g) => {
+            if (g + 1 > scope.throughBatch) return;
             // Each host's stop waits for the backups of its whole batch, including hosts created after
             // it: one promise per backup, resolved once the batch exists. Promises inside the
             // dependsOn array, never an Output or a promise of the array: pulumi.mergeOptions would
             // wrap those in pulumi.output(), which walks the resources it holds and, through their
             // parents, the whole fleet (previews of large fleets grew quadratically).
             const upgrading = group.filter((member) => member.plan.legs.length > 0);
-            const gated = settings.rollout.stopOnFirstFailure && upgrading.length > 1;
+            const gated = settings.rollout.prepareBatchBeforeStop && upgrading.length > 1;
             const backups = new Map(upgrading.map(({ host }) => [host.name, deferred<pulumi.Resource>()]));
             const outageAfter = gated ? [...backups.values()].map((d) => d.promise) : undefined;
             const members = group.map(
@@ -96,21 +126,49 @@ export class StackStormFleet extends pulumi.ComponentResource {
             );
             members.forEach((m, i) => {
                 if (m.prepared) backups.get(group[i].host.name)?.resolve(m.prepared);
+                byIndex[group[i].index] = m;
             });
             this.hosts.push(...members);
             previousBatch = members.flatMap((m) => (m.verified ? [m.verified] : []));
         });
 
         this.batches = pulumi.output(groups.map((g) => g.map(({ host }) => host.name)));
+        this.rollout = pulumi.output({
+            ...scope,
+            batchSize: settings.rollout.batchSize,
+            released: args.hosts.filter((h) => !scope.held.includes(h.name)).map((h) => h.name),
+            complete: scope.held.length === 0,
+            ...(scope.held.length ? { nextThroughBatch: scope.throughBatch + 1 } : {}),
+        });
         this.report = pulumi.all(
-            this.hosts.map((h, i) => {
-                const host = args.hosts[i];
+            indexed.map(({ host, plan: hostPlan }, i) => {
+                const h = byIndex[i];
+                const batch = Math.floor(i / settings.rollout.batchSize) + 1;
+                const read = args.facts?.get(host.name);
+                const facts = read ? { facts: reportedFacts(read) } : {};
+                if (!h) {
+                    return pulumi.output<HostReport>({
+                        name: host.name,
+                        address: host.address,
+                        batch,
+                        status: "held",
+                        heldUntilBatch: batch,
+                        fromVersion: hostPlan.from,
+                        targetVersion: hostPlan.to,
+                        steps: [],
+                        migrations: [],
+                        skippedMigrations: hostPlan.skipped,
+                        notices: hostPlan.notices.map((n) => `${n.id}: ${n.why}`),
+                        ...facts,
+                    });
+                }
                 return pulumi
                     .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath, h.detected])
                     .apply(([steps, migrations, notices, verifiedVersion, backupPath, detected]): HostReport => ({
                         name: host.name,
                         address: host.address,
-                        batch: Math.floor(i / settings.rollout.batchSize) + 1,
+                        batch,
+                        status: !h.verified ? "current" : verifiedVersion === h.plan.to ? "upgraded" : "upgrading",
                         fromVersion: h.plan.from,
                         targetVersion: h.plan.to,
                         steps,
@@ -120,12 +178,25 @@ export class StackStormFleet extends pulumi.ComponentResource {
                         ...(verifiedVersion ? { verifiedVersion } : {}),
                         ...(backupPath ? { backupPath } : {}),
                         ...(detected ? { detected } : {}),
-                        ...(args.facts?.has(host.name) ? { facts: args.facts.get(host.name) } : {}),
+                        ...facts,
                     }));
             }),
         );
-        this.registerOutputs({ batches: this.batches, report: this.report });
+        this.registerOutputs({ batches: this.batches, rollout: this.rollout, report: this.report });
     }
+}
+
+/**
+ * What the plan of a run depends on besides the hosts' facts, with no secret: the target, the hosts'
+ * addresses and every setting. Stable while the configuration is (a second run shows no change).
+ */
+export function planInputs(args: Pick<StackStormFleetArgs, "hosts" | "targetVersion" | "settings">): Record<string, unknown> {
+    const { skipMigrations, ssh, mistral, rollout, backup, preflight, timeouts, verify } = args.settings;
+    return {
+        targetVersion: args.targetVersion,
+        hosts: args.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.user })),
+        skipMigrations, ssh, mistral, rollout, backup, preflight, timeouts, verify,
+    };
 }
 
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {

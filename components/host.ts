@@ -5,7 +5,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "./config";
-import type { HostFacts, ResolvedHost } from "./facts";
+import { reportedFacts, type HostFacts, type ReportedFacts, type ResolvedHost } from "./facts";
 import { plannedMigrationIds, type UpgradePlan } from "./plan";
 import { upgradeSteps, type Step } from "./scripts";
 
@@ -59,7 +59,7 @@ export class StackStormHost extends pulumi.ComponentResource {
     /** What preflight found on the host before changing anything. */
     readonly detected: pulumi.Output<Detected | undefined>;
     /** What this run's read-only fact read found on the host. */
-    readonly facts: pulumi.Output<HostFacts | undefined>;
+    readonly facts: pulumi.Output<ReportedFacts | undefined>;
 
     constructor(name: string, args: StackStormHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:host:StackStormHost", name, {}, opts);
@@ -118,7 +118,7 @@ export class StackStormHost extends pulumi.ComponentResource {
         this.backupPath = this.prepared ? this.prepared.stdout.apply(parseBackupPath) : pulumi.output(undefined);
         const preflight = byKey.get("preflight");
         this.detected = preflight ? preflight.stdout.apply(parseDetected) : pulumi.output(undefined);
-        this.facts = pulumi.output(args.facts);
+        this.facts = pulumi.output(args.facts && reportedFacts(args.facts));
 
         this.registerOutputs({
             fromVersion: this.fromVersion,

@@ -125,3 +125,14 @@ export function assertOnlyFactReads(host: LabHost, added: string[], runs: number
     const calls = added.map((l) => (JSON.parse(l) as { argv: string[] }).argv.join(" "));
     assert.deepEqual(calls, Array.from({ length: runs }, () => ["st2 --version", "st2ctl status"]).flat(), `${host.name}: commands run as root`);
 }
+
+/**
+ * The StackStorm double's running services, `<service>.pid <pid>` per line, from its pid files
+ * (/var/run/st2/, lab/double/README.md), each checked alive: the same lines before and after a run
+ * mean no service was stopped or restarted. Read without st2 or st2ctl, so the command log is left alone.
+ */
+export function servicePids(host: LabHost): string[] {
+    const r = sshRun(host, `sudo sh -c 'for f in /var/run/st2/*.pid; do [ -e "$f" ] || continue; p=$(cat "$f"); kill -0 "$p" 2>/dev/null && echo "$(basename "$f") $p"; done'`);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split("\n").filter((l) => l !== "").sort();
+}

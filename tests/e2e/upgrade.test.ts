@@ -188,7 +188,7 @@ describe("rolling four hosts in batches of two", { timeout: 30 * MINUTES }, () =
             assert.equal(r.ran.filter((n) => n.startsWith("st2-e2er3-") || n.startsWith("st2-e2er4-")).length, 0, r.ran.join(", "));
             // Batch 2 was only read (its facts, before anything was planned), never logged into by a step.
             assert.deepEqual(hosts.slice(2).map(sshdSessions), sessions.slice(2).map((n) => n + 1), "only the fact read on batch 2");
-            // stopOnFirstFailure: the healthy host of batch 1 never stopped its services either.
+            // prepareBatchBeforeStop: the healthy host of batch 1 never stopped its services either.
             assert.ok(!r.ran.includes("st2-e2er2-stop"), r.ran.join(", "));
         } finally {
             fault(hosts[0], "sudo-password", false);

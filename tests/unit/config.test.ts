@@ -15,7 +15,7 @@ describe("config", () => {
         const c = parseConfig(good);
         // packageManager has no default any more: the host's facts say which it has.
         assert.deepEqual(c.hosts[0], { ...host, port: 22 });
-        assert.deepEqual(c.rollout, { batchSize: 1, stopOnFirstFailure: true });
+        assert.deepEqual(c.rollout, { batchSize: 1, prepareBatchBeforeStop: true });
         assert.deepEqual(c.backup, { dir: "/var/backups/st2-upgrade", keep: 3, extraPaths: [] });
         assert.deepEqual(c.mistral, { configFile: "/etc/mistral/mistral.conf", dbManage: "/opt/stackstorm/mistral/bin/mistral-db-manage", services: ["mistral-api", "mistral"] });
         assert.deepEqual(c.timeouts, { step: 600, packages: 1800, mistralDb: 1800, migration: 3600 });

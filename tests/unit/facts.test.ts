@@ -253,6 +253,8 @@ describe("the last finished run's outputs as the recorded upgrades", () => {
         assert.equal(upgradesFromOutputs(undefined), undefined);
         assert.equal(upgradesFromOutputs({ a: 1 }), undefined);
         assert.deepEqual([...upgradesFromOutputs([{ name: "a", fromVersion: 3 }, null])!.entries()], []);
+        // A host held by rollout.throughBatch has no step: its plan is not a recorded upgrade.
+        assert.deepEqual([...upgradesFromOutputs([{ ...outputs[0], status: "held", heldUntilBatch: 2 }])!.entries()], []);
     });
 
     it("stand in for the steps' triggers only when every host runs the target, whole, with a recorded upgrade to it", () => {

@@ -95,7 +95,7 @@ describe("resource graph", () => {
         await build("g3", config());
         assert.deepEqual([...resources.get("g3-h1-stop")!.dependsOn].sort(), ["g3-h1-backup", "g3-h2-backup"]);
         assert.deepEqual([...resources.get("g3-h4-stop")!.dependsOn].sort(), ["g3-h3-backup", "g3-h4-backup"]);
-        await build("g4", config({ rollout: { batchSize: 2, stopOnFirstFailure: false } }));
+        await build("g4", config({ rollout: { batchSize: 2, prepareBatchBeforeStop: false } }));
         assert.deepEqual(resources.get("g4-h1-stop")!.dependsOn, ["g4-h1-backup"]);
     });
 
