@@ -13,7 +13,7 @@ import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/co
 import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
 import { readStackConfig } from "./components/stack-config";
-import { plainPromiseTraces } from "./components/stack-traces";
+import { forOperator, plainPromiseTraces } from "./components/stack-traces";
 
 plainPromiseTraces();
 
@@ -27,6 +27,14 @@ function readKey(file: string): string {
 }
 
 export = async () => {
+    try {
+        return await program();
+    } catch (e) {
+        throw forOperator(e);
+    }
+};
+
+async function program() {
     const { upgrade: raw, rollover: rolloverRaw, aws: awsRaw } = await readStackConfig();
 
     // The AWS and roll-over modules (and @pulumi/aws, a large package to load and type-check) are
@@ -68,4 +76,4 @@ export = async () => {
         ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, hosts: fleet.report } : {}),
         ...(rollover?.report ? { rollover: rollover.report } : {}),
     };
-};
+}
