@@ -14,7 +14,7 @@ import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
 import { parseKnownHosts, pinHostKeys, pinVerdict, type KnownHosts } from "./components/hostkeys";
 import { readStackConfig } from "./components/stack-config";
-import { plainPromiseTraces } from "./components/stack-traces";
+import { forOperator, plainPromiseTraces } from "./components/stack-traces";
 
 plainPromiseTraces();
 
@@ -38,6 +38,14 @@ function readKnownHosts(file: string): KnownHosts {
 }
 
 export = async () => {
+    try {
+        return await program();
+    } catch (e) {
+        throw forOperator(e);
+    }
+};
+
+async function program() {
     const { upgrade: raw, rollover: rolloverRaw, aws: awsRaw } = await readStackConfig();
 
     // The AWS and roll-over modules (and @pulumi/aws, a large package to load and type-check) are
@@ -94,4 +102,4 @@ export = async () => {
         ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, rollout: fleet.rollout, hosts: fleet.report } : {}),
         ...(rollover?.report ? { rollover: rollover.report } : {}),
     };
-};
+}

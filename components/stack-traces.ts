@@ -1,16 +1,32 @@
 /**
- * The Pulumi SDK records a stack trace for every promise it makes (`debuggablePromise`, for its
+ * Two things about the program's stack traces.
+ *
+ * Cost: the Pulumi SDK records a stack trace for every promise it makes (`debuggablePromise`, for its
  * report of promises left pending at exit): hundreds per host. Under ts-node each of those traces
  * goes through source-map-support, which maps every frame to TypeScript; measured on a no-op `up` of
  * 8 hosts, that was the largest cost of the program after loading it (5 s of 37 s on a loaded
  * machine). Those traces are for the SDK's own leak report; the frames of every other error (ours,
  * the SDK's, a resource's registration site) keep their source-mapped form.
+ *
+ * A hang: source-map-support maps the SDK's frames to its TypeScript sources one folder up
+ * (`node_modules/@pulumi/resource.ts`), and Node 20's `util.inspect` (which the SDK's runner uses to
+ * print an error the program throws) loops, growing a string to its limit, on a frame whose path
+ * has no folder after the package name under `node_modules/` (seen on 20.20.2: every error thrown
+ * after an `await` in the program took 70-130 s and 3.6 GB to print, a failed preview minutes). Such
+ * a trace is given in V8's own format instead: JavaScript paths, nothing lost but the mapping.
  */
 
 type Prepare = (error: Error, frames: NodeJS.CallSite[]) => unknown;
 
 /** The SDK function whose traces are formatted without source maps. */
 const SDK_PROMISE_TRACER = "debuggablePromise";
+
+/** A frame `util.inspect` of Node 20 loops on: a path with no folder after the package under node_modules. */
+const INSPECT_LOOPS_ON = /[/\\]node_modules[/\\](@[^/\\\s]+[/\\])?[^/\\\s]+:\d+/;
+
+export function inspectLoopsOn(stack: string): boolean {
+    return stack.split("\n").some((line) => INSPECT_LOOPS_ON.test(line));
+}
 
 /** V8's own format: what `error.stack` holds without a `prepareStackTrace` hook. */
 export function plainStack(error: Error, frames: readonly NodeJS.CallSite[]): string {
@@ -19,13 +35,30 @@ export function plainStack(error: Error, frames: readonly NodeJS.CallSite[]): st
 
 /**
  * Wraps the installed `Error.prepareStackTrace` (ts-node's source-map-support) so that traces taken
- * by the SDK's promise tracer skip it. Idempotent; a no-op when no hook is installed.
+ * by the SDK's promise tracer skip it, and a mapped trace Node's inspect would loop on is given
+ * unmapped. Idempotent; a no-op when no hook is installed.
  */
 export function plainPromiseTraces(): void {
     const installed = Error.prepareStackTrace as (Prepare & { plainPromiseTraces?: true }) | undefined;
     if (typeof installed !== "function" || installed.plainPromiseTraces) return;
-    const wrapped: Prepare & { plainPromiseTraces?: true } = (error, frames) =>
-        frames[0]?.getFunctionName() === SDK_PROMISE_TRACER ? plainStack(error, frames) : installed(error, frames);
+    const wrapped: Prepare & { plainPromiseTraces?: true } = (error, frames) => {
+        if (frames[0]?.getFunctionName() === SDK_PROMISE_TRACER) return plainStack(error, frames);
+        const mapped = installed(error, frames);
+        return typeof mapped === "string" && inspectLoopsOn(mapped) ? plainStack(error, frames) : mapped;
+    };
     wrapped.plainPromiseTraces = true;
     Error.prepareStackTrace = wrapped as typeof Error.prepareStackTrace;
+}
+
+/**
+ * An error about the operator's input or hosts (ConfigError, FactsError: they list `problems`) is
+ * printed by Pulumi as its stack and its own properties: the frames and the repeated problem list
+ * are noise at 2 a.m. It keeps its message alone. Other errors (bugs) keep everything.
+ */
+export function forOperator(e: unknown): unknown {
+    if (e instanceof Error && Array.isArray((e as { problems?: unknown }).problems)) {
+        Object.defineProperty(e, "stack", { value: `${e.name}: ${e.message}`, configurable: true, writable: true });
+        Object.defineProperty(e, "problems", { enumerable: false });
+    }
+    return e;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { plainPromiseTraces, plainStack } from "../../components/stack-traces";
+import { inspect } from "node:util";
+import { forOperator, inspectLoopsOn, plainPromiseTraces, plainStack } from "../../components/stack-traces";
 
 // A function named like the SDK's tracer, so its frames are the ones the wrapper recognises.
 function debuggablePromise(): string {
@@ -30,6 +31,33 @@ describe("plainPromiseTraces", () => {
         }
     });
 
+    it("gives a mapped trace Node's inspect would loop on in V8's format, which inspect prints at once", () => {
+        const saved = Error.prepareStackTrace;
+        try {
+            // What source-map-support makes of the SDK's frames: its .ts sources one folder up.
+            Error.prepareStackTrace = (error: Error) => `${error}\n    at async Stack.initialize (/p/node_modules/@pulumi/runtime/stack.ts:78:28)\n    at async Stack.initializeAndRegisterOutputs (/p/node_modules/@pulumi/resource.ts:1598:22)`;
+            plainPromiseTraces();
+            const e = new Error("boom");
+            assert.match(e.stack!, /^Error: boom\n {4}at /);
+            assert.equal(inspectLoopsOn(e.stack!), false);
+            assert.match(inspect(e, { colors: true }), /boom/);
+            // A trace without such a frame keeps its mapping.
+            Error.prepareStackTrace = (error: Error) => `${error}\n    at run (/p/node_modules/@pulumi/pulumi/cmd/run/run.ts:579:20)`;
+            plainPromiseTraces();
+            assert.equal(new Error("kept").stack, "Error: kept\n    at run (/p/node_modules/@pulumi/pulumi/cmd/run/run.ts:579:20)");
+        } finally {
+            Error.prepareStackTrace = saved;
+        }
+    });
+
+    it("knows the frames Node 20's inspect loops on", () => {
+        assert.equal(inspectLoopsOn("Error: x\n    at a (/p/node_modules/@pulumi/resource.ts:1598:22)"), true);
+        assert.equal(inspectLoopsOn("Error: x\n    at a (/p/node_modules/foo.js:1:2)"), true);
+        assert.equal(inspectLoopsOn("Error: x\n    at a (/p/node_modules/@pulumi/pulumi/resource.js:1:2)"), false);
+        assert.equal(inspectLoopsOn("Error: x\n    at a (/p/node_modules/typescript/lib/ts.js:1:2)"), false);
+        assert.equal(inspectLoopsOn("Error: x\n    at a (/p/index.ts:3:9)"), false);
+    });
+
     it("leaves things alone without a hook", () => {
         const saved = Error.prepareStackTrace;
         try {
@@ -55,5 +83,25 @@ describe("plainPromiseTraces", () => {
         } finally {
             Error.prepareStackTrace = saved;
         }
+    });
+});
+
+describe("forOperator", () => {
+    it("leaves an input error its message alone, and a bug everything", () => {
+        class ConfigError extends Error {
+            constructor(readonly problems: string[]) {
+                super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+                this.name = "ConfigError";
+            }
+        }
+        const input = forOperator(new ConfigError(["st2-upgrade:hosts[0].user is required"])) as ConfigError;
+        assert.equal(input.stack, "ConfigError: invalid configuration:\n  st2-upgrade:hosts[0].user is required");
+        assert.deepEqual(input.problems, ["st2-upgrade:hosts[0].user is required"]);
+        assert.equal(inspect(input), "[ConfigError: invalid configuration:\n  st2-upgrade:hosts[0].user is required]");
+        const bug = new TypeError("x is undefined");
+        const stack = bug.stack;
+        assert.equal(forOperator(bug), bug);
+        assert.equal(bug.stack, stack);
+        assert.equal(forOperator("thrown text"), "thrown text");
     });
 });
