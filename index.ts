@@ -49,7 +49,6 @@ export = async () => {
         ? new StackStormFleet("st2", {
               hosts: planned.hosts,
               facts: planned.facts,
-              targetVersion: cfg.targetVersion,
               privateKey: defaultKey,
               hostKeys: Object.fromEntries(cfg.hosts.filter((h) => h.sshPrivateKey).map((h) => [h.name, pulumi.secret(h.sshPrivateKey!)])),
               settings: cfg,

@@ -24,10 +24,10 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { knownReleases, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
-import { CONFIG_NAMESPACE, type HostConfig, type ResolvedHost, type Settings, type UpgradeConfig } from "./config";
+import { CONFIG_NAMESPACE, type HostConfig, type PlannedHost, type ResolvedHost, type Settings, type UpgradeConfig } from "./config";
 
-export type { ResolvedHost };
-import { inPlaceRefusal, plan } from "./plan";
+export type { PlannedHost, ResolvedHost };
+import { inPlaceRefusal, plan, upgradePath } from "./plan";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
 import { q, readScript, type ReadScript } from "./scripts/shell";
@@ -372,11 +372,11 @@ export function upgradesFromState(
  * target, or a host found off that path (restored from a backup, upgraded by hand), plans from what
  * the host runs.
  */
-export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined, skip: readonly string[]): { from: string; pinned: boolean } {
+export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined): { from: string; pinned: boolean } {
     for (const r of recorded ?? []) {
         if (r.to !== target || r.from === running) continue;
         try {
-            const path = [r.from, ...plan(r.from, target, undefined, skip).legs.map((l) => l.version)];
+            const path = [r.from, ...upgradePath(r.from, target)];
             if (path.includes(running)) return { from: r.from, pinned: true };
         } catch {
             // the recorded start is no longer plannable (catalog changed): plan from the host
@@ -387,8 +387,9 @@ export function planFrom(running: string, target: string, recorded: readonly Rec
 
 
 /**
- * Completes each host from its facts and checks the configured assertions, the catalog and the
- * OS: every problem of every host in one error, before any resource is registered.
+ * Completes each host from its facts, checks the configured assertions, the catalog and the OS, and
+ * plans it (the one plan of the host: the fleet and its steps use it): every problem of every host
+ * in one error, before any resource is registered.
  */
 export function resolveHosts(
     hosts: readonly HostConfig[],
@@ -396,10 +397,10 @@ export function resolveHosts(
     recorded: ReadonlyMap<string, readonly RecordedUpgrade[]>,
     targetVersion: string,
     skip: readonly string[],
-): ResolvedHost[] {
+): PlannedHost[] {
     const problems: string[] = [];
     const releases = new Set(knownReleases());
-    const resolved = hosts.map((host, i): ResolvedHost | undefined => {
+    const resolved = hosts.map((host, i): PlannedHost | undefined => {
         const f = facts.get(host.name);
         if (!f) {
             problems.push(`host ${host.name} (${host.address}): no facts were read`);
@@ -420,7 +421,7 @@ export function resolveHosts(
             problems.push(`${where}: neither dpkg nor rpm found (os-release ${f.os.id} ${f.os.versionId})`);
             return undefined;
         }
-        const { from } = planFrom(running, targetVersion, recorded.get(host.name), skip);
+        const { from } = planFrom(running, targetVersion, recorded.get(host.name));
         const installed = FACT_PACKAGES.filter((p) => p in f.packages);
         // Assertions: the configured value must match what the host runs, or the start of the upgrade
         // this stack recorded for it (a config written before the upgrade stays valid after it).
@@ -450,15 +451,16 @@ export function resolveHosts(
             problems.push(refusal);
             return undefined;
         }
+        const resolvedHost: ResolvedHost = { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, ...(os ? { os } : {}) };
         try {
-            plan(from, targetVersion, installed, skip, os);
+            return { host: resolvedHost, plan: plan(from, targetVersion, installed, skip, os) };
         } catch (e) {
             problems.push(`${where} cannot be upgraded from ${from} to ${targetVersion}: ${(e as Error).message}`);
+            return undefined;
         }
-        return { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, ...(os ? { os } : {}) };
     });
     if (problems.length) throw new FactsError(problems);
-    return resolved as ResolvedHost[];
+    return resolved as PlannedHost[];
 }
 
 /**
@@ -470,7 +472,7 @@ export async function planHosts(
     cfg: UpgradeConfig,
     fleetName: string,
     defaultKey: string | undefined,
-): Promise<{ hosts: ResolvedHost[]; facts: Map<string, HostFacts> }> {
+): Promise<{ hosts: PlannedHost[]; facts: Map<string, HostFacts> }> {
     const targets = cfg.hosts.map((h, i): FactTarget => {
         const privateKey = h.sshPrivateKey ?? defaultKey;
         if (privateKey === undefined) throw new Error(`host ${h.name} has no SSH private key`);

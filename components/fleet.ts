@@ -5,16 +5,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "./config";
-import type { HostFacts, ResolvedHost } from "./facts";
-import { plan } from "./plan";
+import type { HostFacts, PlannedHost, ResolvedHost } from "./facts";
 import { StackStormHost, type Detected, type StepSummary } from "./host";
 
 export interface StackStormFleetArgs {
-    /** Hosts completed from their facts (`resolveHosts`). */
-    hosts: readonly ResolvedHost[];
+    /** Hosts completed from their facts, each with its plan (`resolveHosts`). */
+    hosts: readonly PlannedHost[];
     /** What this run read on each host, by host name; reported per host. */
     facts?: ReadonlyMap<string, HostFacts>;
-    targetVersion: string;
     /** Key for every host without one of its own. */
     privateKey?: pulumi.Input<string>;
     /** Keys of particular hosts, by host name. */
@@ -57,12 +55,8 @@ export class StackStormFleet extends pulumi.ComponentResource {
     constructor(name: string, args: StackStormFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:fleet:StackStormFleet", name, {}, opts);
         const { settings } = args;
-        // One plan per host: it gates the batch and drives the host's steps.
-        const indexed = args.hosts.map((host, index) => ({
-            host,
-            index,
-            plan: plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations, host.os),
-        }));
+        // The host's one plan (made by resolveHosts): it gates the batch and drives the host's steps.
+        const indexed = args.hosts.map(({ host, plan }, index) => ({ host, index, plan }));
         const groups = batches(indexed, settings.rollout.batchSize);
 
         this.hosts = [];
@@ -104,7 +98,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
         this.batches = pulumi.output(groups.map((g) => g.map(({ host }) => host.name)));
         this.report = pulumi.all(
             this.hosts.map((h, i) => {
-                const host = args.hosts[i];
+                const { host } = args.hosts[i];
                 return pulumi
                     .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath, h.detected])
                     .apply(([steps, migrations, notices, verifiedVersion, backupPath, detected]): HostReport => ({
