@@ -17,7 +17,6 @@
  *   and the same host-key trust as the provider, which checks none (StrictHostKeyChecking=no with an
  *   empty known_hosts), so a host the steps can reach is a host the facts can read, and vice versa.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -28,6 +27,7 @@ import { CONFIG_NAMESPACE, type HostConfig, type PlannedHost, type ResolvedHost,
 
 export type { PlannedHost, ResolvedHost };
 import { inPlaceRefusal, plan, upgradePath } from "./plan";
+import { runSsh, sshArgs, type SshRunResult } from "./ssh-client";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
 import { q, readScript, type ReadScript } from "./scripts/shell";
@@ -186,59 +186,24 @@ export function factVersion(facts: HostFacts): string | undefined {
     return st2 ? st2.replace(/-[^-]*$/, "") : undefined;
 }
 
-interface SshResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-    timedOut: boolean;
-}
-
-function sshRun(target: FactTarget, keyFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshResult> {
+function sshRun(target: FactTarget, keyFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshRunResult> {
     const args = [
-        "-F", "/dev/null",
-        "-i", keyFile,
-        "-p", String(target.port),
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
-        "-o", `ConnectTimeout=${ssh.dialTimeoutSeconds}`,
-        "-o", `ConnectionAttempts=${ssh.dialAttempts}`,
-        "-o", "ServerAliveInterval=15",
-        "-o", "ServerAliveCountMax=4",
-        "--", `${target.user}@${target.address}`, command,
+        ...sshArgs(target, keyFile, ssh.dialTimeoutSeconds, [
+            "-o", `ConnectionAttempts=${ssh.dialAttempts}`,
+            "-o", "ServerAliveInterval=15",
+            "-o", "ServerAliveCountMax=4",
+        ]),
+        command,
     ];
     // Beyond every dial attempt and the script's own limit, ssh is killed.
     const limitMs = (ssh.dialAttempts * (ssh.dialTimeoutSeconds + 1) + FACTS_SCRIPT_SECONDS + 30) * 1000;
-    return new Promise((resolve, reject) => {
-        const env = { ...process.env };
-        for (const k of Object.keys(env)) if (k === "LANG" || k === "LANGUAGE" || k.startsWith("LC_")) delete env[k];
-        const child = spawn("ssh", args, { env, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let timedOut = false;
-        const timer = setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-        }, limitMs);
-        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            reject(new Error(`cannot run the OpenSSH client (ssh) to read host facts: ${e.message}; install openssh-client`));
-        });
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code: code ?? 255, stdout, stderr, timedOut });
-        });
-        child.stdin.on("error", () => undefined); // a host that drops the session early is reported by the exit code
-        child.stdin.end(input);
+    return runSsh(args, input, limitMs).catch((e: Error) => {
+        throw new Error(`cannot run the OpenSSH client (ssh) to read host facts: ${e.message}; install openssh-client`);
     });
 }
 
 /** Why a read failed, for the operator: host, address, what failed, what to check. */
-function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshResult): string {
+function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshRunResult): string {
     const where = `host ${t.name} (${t.user}@${t.address}:${t.port}, ${t.key})`;
     const said = r.stderr.trim().split("\n").slice(-3).join(" / ");
     if (r.timedOut) return `${where}: reading its facts did not finish in time; check that the host is responsive and that sudo does not hang`;
