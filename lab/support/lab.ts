@@ -176,6 +176,16 @@ export function fault(host: LabHost, kind: FaultKind, on: boolean): void {
   labScript("fault.sh", [host.name, on ? "on" : "off", kind]);
 }
 
+/** Runs `work` with the fault on, and turns it off after, whatever `work` did. */
+export function withFault<T>(host: LabHost, kind: FaultKind, work: () => T): T {
+  fault(host, kind, true);
+  try {
+    return work();
+  } finally {
+    fault(host, kind, false);
+  }
+}
+
 /**
  * Drops the host's SSH connections as soon as a process whose command line contains `match` runs on
  * it (e.g. "apt-get install"): start it before the step under test, await it after. Rejects when no
