@@ -85,8 +85,8 @@ async function program() {
     const fleet = cfg && planned
         ? new StackStormFleet("st2", {
               hosts: planned.hosts,
-              facts: planned.facts,
               targetVersion: cfg.targetVersion,
+              facts: planned.facts,
               privateKey: defaultKey,
               hostKeys: Object.fromEntries(cfg.hosts.filter((h) => h.sshPrivateKey).map((h) => [h.name, pulumi.secret(h.sshPrivateKey!)])),
               settings: cfg,

@@ -8,7 +8,8 @@
 # OUT_DIR gets every .deb of LAB_REPO (hard links; the lab replaces its files, never rewrites them),
 # PACKAGE_FILE rebuilt with /opt/stackstorm/st2/share/bench-payload.bin (PAYLOAD_BYTES random bytes,
 # gzip -1: random data does not compress, so the .deb is that big), and fresh Packages, Packages.gz,
-# Release. Skipped when OUT_DIR/.stamp matches (lab repo index, package, size, this script).
+# Release (written by the lab's lab/double/index-repo.sh). Skipped when OUT_DIR/.stamp matches (lab
+# repo index, package, size, this script and the index writer).
 # Prints the size of the rebuilt package in bytes on its last line.
 set -euo pipefail
 
@@ -22,7 +23,8 @@ die() { printf 'bench/build-repo: ERROR: %s\n' "$*" >&2; exit 1; }
 [[ -f $LAB_REPO/$PACKAGE ]] || die "$LAB_REPO/$PACKAGE not found"
 [[ $PAYLOAD_BYTES =~ ^[0-9]+$ ]] || die "PAYLOAD_BYTES must be a number of bytes, got $PAYLOAD_BYTES"
 
-stamp=$(cat "$LAB_REPO/Packages" "$0" <(printf '%s %s\n' "$PACKAGE" "$PAYLOAD_BYTES") | sha256sum | cut -d' ' -f1)
+INDEX=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lab/double/index-repo.sh
+stamp=$(cat "$LAB_REPO/Packages" "$0" "$INDEX" <(printf '%s %s\n' "$PACKAGE" "$PAYLOAD_BYTES") | sha256sum | cut -d' ' -f1)
 if [[ -f $OUT/.stamp && $(cat "$OUT/.stamp") == "$stamp" && -f $OUT/$PACKAGE ]]; then
     stat -c %s "$OUT/$PACKAGE"
     exit 0
@@ -48,20 +50,6 @@ sed -i "s/^Installed-Size: .*/Installed-Size: $kib/" "$tree/DEBIAN/control"
 grep -q '^Installed-Size:' "$tree/DEBIAN/control" || printf 'Installed-Size: %s\n' "$kib" >>"$tree/DEBIAN/control"
 dpkg-deb --root-owner-group -Zgzip -z1 --build "$tree" "$OUT/$PACKAGE" >/dev/null
 
-(
-    cd "$OUT"
-    dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages
-    gzip -9 -n -c Packages >Packages.gz
-    {
-        echo "Origin: st2-upgrade bench"
-        echo "Label: StackStorm test double, realistic package sizes"
-        echo "Suite: ./"
-        echo "Date: $(date -u '+%a, %d %b %Y %H:%M:%S UTC')"
-        echo "SHA256:"
-        for f in Packages Packages.gz; do
-            printf ' %s %s %s\n' "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "$f"
-        done
-    } >Release
-)
+bash "$INDEX" "$OUT" "st2-upgrade bench" "StackStorm test double, realistic package sizes"
 echo "$stamp" >"$OUT/.stamp"
 stat -c %s "$OUT/$PACKAGE"

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { executableMigrationIds, knownReleases, latestRelease, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
 import { parseHostKey } from "./hostkeys";
-import { plan } from "./plan";
+import { checkUpgrade, type UpgradePlan } from "./plan";
 
 export const CONFIG_NAMESPACE = "st2-upgrade";
 
@@ -383,10 +383,11 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
     config.hosts.forEach((host, i) => {
         if (names.has(host.name)) problems.push(configProblem(["hosts", i, "name"], `"${host.name}" names two hosts: names must be unique`));
         names.add(host.name);
-        // Without a configured version the facts decide, and components/facts.ts checks the plan then.
+        // Without a configured version the facts decide. The plan itself is made once, from the facts
+        // (components/facts.ts resolveHosts); here only what the configuration alone can refuse.
         if (host.currentVersion === undefined) return;
         try {
-            plan(host.currentVersion, config.targetVersion, host.packages, config.skipMigrations);
+            checkUpgrade(host.currentVersion, config.targetVersion, host.packages);
         } catch (e) {
             problems.push(configProblem(["hosts", i, "currentVersion"], `cannot be upgraded: ${(e as Error).message}`));
         }
@@ -429,3 +430,9 @@ export type ResolvedHost = Omit<HostConfig, "currentVersion" | "packageManager" 
     /** The OS the facts found: the plan's legs and reload flags depend on it. */
     os?: OsRelease;
 };
+
+/** A resolved host with its plan, made once (resolveHosts) and used by the fleet and the host's steps. */
+export interface PlannedHost {
+    host: ResolvedHost;
+    plan: UpgradePlan;
+}

@@ -19,19 +19,19 @@
  *   here, before any step, naming both fingerprints; an unpinned host is not checked (as the provider
  *   without `hostKey`), so a host the steps can reach is a host the facts can read, and vice versa.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { knownReleases, PACKAGE_NAMES, type OsRelease, type PackageName } from "./catalog";
-import { CONFIG_NAMESPACE, type HostConfig, type ResolvedHost, type Settings, type UpgradeConfig } from "./config";
+import { CONFIG_NAMESPACE, type HostConfig, type PlannedHost, type ResolvedHost, type Settings, type UpgradeConfig } from "./config";
 import { keyRefusal, knownHostsLine, refusalMessage, sshHostKeyOptions, type PinnedKey } from "./hostkeys";
 
-export type { ResolvedHost };
-import { inPlaceRefusal, plan } from "./plan";
+export type { PlannedHost, ResolvedHost };
+import { inPlaceRefusal, plan, upgradePath } from "./plan";
 import { heldButStarted } from "./rollout";
+import { runSsh, sshArgs, type SshRunResult } from "./ssh-client";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
 import { q, readScript, type ReadScript } from "./scripts/shell";
@@ -204,57 +204,26 @@ export function factVersion(facts: HostFacts): string | undefined {
     return st2 ? st2.replace(/-[^-]*$/, "") : undefined;
 }
 
-interface SshResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-    timedOut: boolean;
-}
-
-function sshRun(target: FactTarget, keyFile: string, knownHostsFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshResult> {
+function sshRun(target: FactTarget, keyFile: string, knownHostsFile: string, ssh: Settings["ssh"], command: string, input: string): Promise<SshRunResult> {
     const args = [
-        "-F", "/dev/null",
-        "-i", keyFile,
-        "-p", String(target.port),
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        ...sshHostKeyOptions(target.hostKey, knownHostsFile).flatMap((o) => ["-o", o]),
-        "-o", `ConnectTimeout=${ssh.dialTimeoutSeconds}`,
-        "-o", `ConnectionAttempts=${ssh.dialAttempts}`,
-        "-o", "ServerAliveInterval=15",
-        "-o", "ServerAliveCountMax=4",
-        "--", `${target.user}@${target.address}`, command,
+        ...sshArgs(
+            target,
+            keyFile,
+            ssh.dialTimeoutSeconds,
+            ["-o", `ConnectionAttempts=${ssh.dialAttempts}`, "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"],
+            sshHostKeyOptions(target.hostKey, knownHostsFile),
+        ),
+        command,
     ];
     // Beyond every dial attempt and the script's own limit, ssh is killed.
     const limitMs = (ssh.dialAttempts * (ssh.dialTimeoutSeconds + 1) + FACTS_SCRIPT_SECONDS + 30) * 1000;
-    return new Promise((resolve, reject) => {
-        const env = { ...process.env };
-        for (const k of Object.keys(env)) if (k === "LANG" || k === "LANGUAGE" || k.startsWith("LC_")) delete env[k];
-        const child = spawn("ssh", args, { env, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let timedOut = false;
-        const timer = setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-        }, limitMs);
-        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            reject(new Error(`cannot run the OpenSSH client (ssh) to read host facts: ${e.message}; install openssh-client`));
-        });
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code: code ?? 255, stdout, stderr, timedOut });
-        });
-        child.stdin.on("error", () => undefined); // a host that drops the session early is reported by the exit code
-        child.stdin.end(input);
+    return runSsh(args, input, limitMs).catch((e: Error) => {
+        throw new Error(`cannot run the OpenSSH client (ssh) to read host facts: ${e.message}; install openssh-client`);
     });
 }
 
 /** Why a read failed, for the operator: host, address, what failed, what to check. */
-function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshResult): string {
+function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshRunResult): string {
     const where = `host ${t.name} (${t.user}@${t.address}:${t.port}, ${t.key})`;
     const said = r.stderr.trim().split("\n").slice(-3).join(" / ");
     const refused = r.code === 255 && t.hostKey ? keyRefusal(r.stderr) : undefined;
@@ -449,11 +418,11 @@ export function upgradesFromState(
  * target, or a host found off that path (restored from a backup, upgraded by hand), plans from what
  * the host runs.
  */
-export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined, skip: readonly string[]): { from: string; pinned: boolean } {
+export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined): { from: string; pinned: boolean } {
     for (const r of recorded ?? []) {
         if (r.to !== target || r.from === running) continue;
         try {
-            const path = [r.from, ...plan(r.from, target, undefined, skip).legs.map((l) => l.version)];
+            const path = [r.from, ...upgradePath(r.from, target)];
             if (path.includes(running)) return { from: r.from, pinned: true };
         } catch {
             // the recorded start is no longer plannable (catalog changed): plan from the host
@@ -464,8 +433,9 @@ export function planFrom(running: string, target: string, recorded: readonly Rec
 
 
 /**
- * Completes each host from its facts and checks the configured assertions, the catalog and the
- * OS: every problem of every host in one error, before any resource is registered.
+ * Completes each host from its facts, checks the configured assertions, the catalog and the OS, and
+ * plans it (the one plan of the host: the fleet and its steps use it): every problem of every host
+ * in one error, before any resource is registered.
  */
 export function resolveHosts(
     hosts: readonly HostConfig[],
@@ -473,10 +443,10 @@ export function resolveHosts(
     recorded: ReadonlyMap<string, readonly RecordedUpgrade[]>,
     targetVersion: string,
     skip: readonly string[],
-): ResolvedHost[] {
+): PlannedHost[] {
     const problems: string[] = [];
     const releases = new Set(knownReleases());
-    const resolved = hosts.map((host, i): ResolvedHost | undefined => {
+    const resolved = hosts.map((host, i): PlannedHost | undefined => {
         const f = facts.get(host.name);
         if (!f) {
             problems.push(`host ${host.name} (${host.address}): no facts were read`);
@@ -497,7 +467,7 @@ export function resolveHosts(
             problems.push(`${where}: neither dpkg nor rpm found (os-release ${f.os.id} ${f.os.versionId})`);
             return undefined;
         }
-        const { from } = planFrom(running, targetVersion, recorded.get(host.name), skip);
+        const { from } = planFrom(running, targetVersion, recorded.get(host.name));
         const installed = FACT_PACKAGES.filter((p) => p in f.packages);
         // Assertions: the configured value must match what the host runs, or the start of the upgrade
         // this stack recorded for it (a config written before the upgrade stays valid after it).
@@ -527,15 +497,16 @@ export function resolveHosts(
             problems.push(refusal);
             return undefined;
         }
+        const resolvedHost: ResolvedHost = { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, ...(os ? { os } : {}) };
         try {
-            plan(from, targetVersion, installed, skip, os);
+            return { host: resolvedHost, plan: plan(from, targetVersion, installed, skip, os) };
         } catch (e) {
             problems.push(`${where} cannot be upgraded from ${from} to ${targetVersion}: ${(e as Error).message}`);
+            return undefined;
         }
-        return { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed, ...(os ? { os } : {}) };
     });
     if (problems.length) throw new FactsError(problems);
-    return resolved as ResolvedHost[];
+    return resolved as PlannedHost[];
 }
 
 /**
@@ -549,7 +520,7 @@ export async function planHosts(
     fleetName: string,
     defaultKey: string | undefined,
     hostKeys: ReadonlyMap<string, PinnedKey> = new Map(),
-): Promise<{ hosts: ResolvedHost[]; facts: Map<string, HostFacts> }> {
+): Promise<{ hosts: PlannedHost[]; facts: Map<string, HostFacts> }> {
     const targets = cfg.hosts.map((h, i): FactTarget => {
         const privateKey = h.sshPrivateKey ?? defaultKey;
         if (privateKey === undefined) throw new Error(`host ${h.name} has no SSH private key`);

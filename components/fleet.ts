@@ -6,17 +6,17 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "./config";
-import { reportedFacts, type HostFacts, type ReportedFacts, type ResolvedHost } from "./facts";
-import { plan } from "./plan";
+import { reportedFacts, type HostFacts, type PlannedHost, type ReportedFacts, type ResolvedHost } from "./facts";
 import { StackStormHost, type Detected, type StepSummary } from "./host";
 import { heldMessage, rolloutScope, type HostStatus, type RolloutScope } from "./rollout";
 
 export interface StackStormFleetArgs {
-    /** Hosts completed from their facts (`resolveHosts`). */
-    hosts: readonly ResolvedHost[];
+    /** Hosts completed from their facts, each with its plan (`resolveHosts`). */
+    hosts: readonly PlannedHost[];
+    /** The stack's target (every plan's `to`); one of the settings the fleet registers as its inputs. */
+    targetVersion: string;
     /** What this run read on each host, by host name; reported per host. */
     facts?: ReadonlyMap<string, HostFacts>;
-    targetVersion: string;
     /** Key for every host without one of its own. */
     privateKey?: pulumi.Input<string>;
     /** Keys of particular hosts, by host name. */
@@ -80,16 +80,12 @@ export class StackStormFleet extends pulumi.ComponentResource {
         // step whose script differs (for verify.smokeCommand: after the outage). See README, Pipelines.
         super("st2upgrade:fleet:StackStormFleet", name, { settings: planInputs(args) }, opts);
         const { settings } = args;
-        // One plan per host: it gates the batch and drives the host's steps.
-        const indexed = args.hosts.map((host, index) => ({
-            host,
-            index,
-            plan: plan(host.currentVersion, args.targetVersion, host.packages, settings.skipMigrations, host.os),
-        }));
+        // The host's one plan (made by resolveHosts): it gates the batch and drives the host's steps.
+        const indexed = args.hosts.map(({ host, plan }, index) => ({ host, index, plan }));
         const groups = batches(indexed, settings.rollout.batchSize);
 
-        const scope = rolloutScope(args.hosts.map((h) => h.name), settings.rollout);
-        const message = heldMessage(args.hosts.map((h) => h.name), settings.rollout);
+        const scope = rolloutScope(args.hosts.map(({ host }) => host.name), settings.rollout);
+        const message = heldMessage(args.hosts.map(({ host }) => host.name), settings.rollout);
         if (message) pulumi.log.info(message, this);
 
         this.hosts = [];
@@ -136,7 +132,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
         this.rollout = pulumi.output({
             ...scope,
             batchSize: settings.rollout.batchSize,
-            released: args.hosts.filter((h) => !scope.held.includes(h.name)).map((h) => h.name),
+            released: args.hosts.filter(({ host }) => !scope.held.includes(host.name)).map(({ host }) => host.name),
             complete: scope.held.length === 0,
             ...(scope.held.length ? { nextThroughBatch: scope.throughBatch + 1 } : {}),
         });
@@ -194,7 +190,7 @@ export function planInputs(args: Pick<StackStormFleetArgs, "hosts" | "targetVers
     const { skipMigrations, ssh, mistral, rollout, backup, preflight, timeouts, verify } = args.settings;
     return {
         targetVersion: args.targetVersion,
-        hosts: args.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.user })),
+        hosts: args.hosts.map(({ host: h }) => ({ name: h.name, address: h.address, port: h.port, user: h.user })),
         skipMigrations, ssh, mistral, rollout, backup, preflight, timeouts, verify,
     };
 }

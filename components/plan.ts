@@ -75,26 +75,12 @@ export interface UpgradePlan {
  *   distribution-specific reload flags follow it; when unknown they all apply and a notice says so.
  */
 export function plan(from: string, to: string, installed?: readonly PackageName[], skip: readonly string[] = [], os?: OsRelease): UpgradePlan {
-    if (semver.valid(from) && semver.lt(from, oldestRelease())) {
-        throw new Error(
-            `cannot upgrade from ${from}: package upgrades are supported from ${oldestRelease()} on; ` +
-                `move older deployments with a content roll-over`,
-        );
-    }
-    releaseLine(from);
-    releaseLine(to);
-    if (semver.gt(from, to)) {
-        throw new Error(
-            `refusing to downgrade from ${from} to ${to}: StackStorm has no downgrade path ` +
-                `(migrations are one-way); restore the host's backup instead`,
-        );
-    }
+    checkUpgrade(from, to, installed);
     if (from === to) {
         return { from, to, linesCrossed: [], legs: [], reloadFlags: [], notices: [], skipped: [] };
     }
 
     const crossed = linesCrossed(from, to);
-    checkPackageRenames(from, to, installed);
     if (os) {
         const problem = osProblem(os, from, to);
         if (problem) throw new Error(problem);
@@ -143,6 +129,36 @@ export function plan(from: string, to: string, installed?: readonly PackageName[
         });
     }
     return { from, to, linesCrossed: crossed.map((l) => l.line), legs, reloadFlags, notices, skipped };
+}
+
+/**
+ * The refusals of `plan` that need neither the host's OS nor the legs: a release too old, unknown, a
+ * downgrade, installed packages the runbook leaves to a human. Throws with the reason. Configuration
+ * checks asserted versions with it before any host is read; `plan` runs it first.
+ */
+export function checkUpgrade(from: string, to: string, installed?: readonly PackageName[]): void {
+    if (semver.valid(from) && semver.lt(from, oldestRelease())) {
+        throw new Error(
+            `cannot upgrade from ${from}: package upgrades are supported from ${oldestRelease()} on; ` +
+                `move older deployments with a content roll-over`,
+        );
+    }
+    releaseLine(from);
+    releaseLine(to);
+    if (semver.gt(from, to)) {
+        throw new Error(
+            `refusing to downgrade from ${from} to ${to}: StackStorm has no downgrade path ` +
+                `(migrations are one-way); restore the host's backup instead`,
+        );
+    }
+    if (from !== to) checkPackageRenames(from, to, installed);
+}
+
+/** The releases an upgrade from `from` to `to` installs, in order: its stepping stones, then `to` (the legs' versions). */
+export function upgradePath(from: string, to: string): string[] {
+    checkUpgrade(from, to);
+    if (from === to) return [];
+    return [...steppingStones(linesCrossed(from, to).flatMap((l) => l.migrations ?? []), lineName(to)).map((s) => s.version), to];
 }
 
 /** Every migration id a plan executes, in order. */

@@ -29,7 +29,7 @@ need dpkg-deb:dpkg dpkg-scanpackages:dpkg-dev gzip:gzip python3:python3 sha256su
 source_hash() {
     (
         cd "$HERE"
-        find build-repo.sh versions.tsv src tools -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
+        find build-repo.sh index-repo.sh versions.tsv src tools -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
             xargs -0 sha256sum
     ) | sha256sum | cut -d' ' -f1
 }
@@ -51,22 +51,8 @@ for d in "$WORK"/stage/*/; do
     base=$(basename "$d")                       # <package>_<version>
     dpkg-deb --root-owner-group -Zgzip -z9 --build "$d" "$WORK/repo/${base}_all.deb" >/dev/null
 done
-(
-    cd "$WORK/repo"
-    dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages
-    gzip -9 -n -c Packages >Packages.gz
-    {
-        echo "Origin: st2-upgrade lab"
-        echo "Label: StackStorm test double"
-        echo "Suite: ./"
-        echo "Date: $(date -u -d "@$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S UTC')"
-        echo "SHA256:"
-        for f in Packages Packages.gz; do
-            printf ' %s %s %s\n' "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "$f"
-        done
-    } >Release
-    echo "$HASH" >.source-hash
-)
+bash "$HERE/index-repo.sh" "$WORK/repo" "st2-upgrade lab" "StackStorm test double"
+echo "$HASH" >"$WORK/repo/.source-hash"
 # Update OUT in place (a web server or a bind mount keeps pointing at it): new
 # packages first, then stale ones removed, the indexes last.
 mkdir -p "$OUT"

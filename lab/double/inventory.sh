@@ -5,7 +5,7 @@
 # package versions, the datastore (counts by scope and format, secret counts and
 # names, a digest of the decrypted values: never the values), packs, executions,
 # Mistral (alembic revision + rows per table), audit logs (size, lines, sha256), and the
-# RabbitMQ double's queues (arguments, bindings, ready messages, live consumers).
+# RabbitMQ fake's queues (name, ready messages).
 # It reads the double's files directly (works with the services stopped) and
 # changes nothing; it runs none of the double's commands (the command log stays as is).
 set -euo pipefail
@@ -226,50 +226,19 @@ def conffiles_modified():
     return sorted(mod)
 
 
-def erl_term(v):
-    """An AMQP argument table the way `rabbitmqctl list_queues arguments` prints it."""
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if isinstance(v, str):
-        return '"%s"' % v.replace('\\', '\\\\').replace('"', '\\"')
-    if isinstance(v, dict):
-        return '[%s]' % ','.join('{%s,%s}' % (erl_term(k), erl_term(v[k])) for k in sorted(v))
-    if isinstance(v, list):
-        return '[%s]' % ','.join(erl_term(x) for x in v)
-    return str(v)
-
-
-def live(consumer):
-    try:
-        with open('/proc/%d/stat' % consumer['pid']) as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-    except (OSError, IndexError, KeyError, TypeError):
-        return False
-    return fields[0] != 'Z' and fields[19] == consumer.get('start')
-
-
 def rabbitmq():
-    """The RabbitMQ double's queues (read from its state files, no rabbitmqctl run)."""
-    base = '/var/lib/rabbitmq-double/queues'
+    """The RabbitMQ fake's queues, name and ready messages (read from its state file, no tool run)."""
+    base = '/var/lib/rabbitmq-double'
     if not os.path.isdir(base):
         return None
     queues = []
-    for p in sorted(glob.glob(os.path.join(base, '*', '*.json'))):
-        try:
-            with open(p) as f:
-                q = json.load(f)
-        except (OSError, ValueError) as e:
-            queues.append({'file': p, 'error': str(e)})
-            continue
-        args = q.get('arguments') or {}
-        queues.append({'name': q.get('name'), 'vhost': q.get('vhost'),
-                       'durable': q.get('durable'), 'auto_delete': q.get('auto_delete'),
-                       'arguments': args, 'arguments_listed': erl_term(args),
-                       'bindings': ['%s/%s' % (b.get('source'), b.get('routing_key'))
-                                    for b in q.get('bindings', [])],
-                       'messages': len(q.get('messages', [])),
-                       'consumers': sum(1 for c in q.get('consumers', []) if live(c)),
-                       'declared_by': q.get('declared_by')})
+    try:
+        with open(os.path.join(base, 'queues.tsv')) as f:
+            for line in f:
+                name, _, n = line.rstrip('\n').partition('\t')
+                queues.append({'name': name, 'messages': int(n or 0)})
+    except FileNotFoundError:
+        pass
     return {'queues': queues}
 
 

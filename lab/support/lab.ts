@@ -6,6 +6,7 @@ import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { runSsh, sshArgs as clientArgs, sshEnv } from "../../components/ssh-client";
 
 /** One lab host, as lab/bin/up.sh records it in $LAB_DIR/hosts.json. */
 export interface LabHost {
@@ -141,24 +142,7 @@ export function labDown(options: { prefix?: string; names?: string[] } = {}): vo
 
 /** ssh arguments for a host, as lab/bin/ssh.sh uses them (no ssh_config, so no LANG forwarded). */
 export function sshArgs(host: LabHost, privateKeyPath: string = host.privateKeyPath): string[] {
-  return [
-    "-F", "/dev/null",
-    "-i", privateKeyPath,
-    "-p", String(host.port),
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "BatchMode=yes",
-    "-o", "IdentitiesOnly=yes",
-    "-o", "ConnectTimeout=10",
-    `${host.user}@${host.address}`,
-  ];
-}
-
-function sshEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k === "LANG" || k === "LANGUAGE" || k.startsWith("LC_")) delete env[k];
-  return env;
+  return clientArgs(host, privateKeyPath, 10);
 }
 
 /** Runs `cmd` (a shell command line) on the host as st2admin. Exit 255 means ssh itself failed. */
@@ -177,31 +161,9 @@ export function sshRun(host: LabHost, cmd: string, options: SshOptions = {}): Ss
 }
 
 /** sshRun, without blocking the event loop (for commands that run while something else happens). */
-export function sshRunAsync(host: LabHost, cmd: string, options: SshOptions = {}): Promise<SshResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", [...sshArgs(host, options.privateKeyPath), cmd], {
-      env: sshEnv(),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, options.timeoutMs ?? 600_000);
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: timedOut ? 124 : (code ?? 255), stdout, stderr });
-    });
-    child.stdin.end(options.input ?? "");
-  });
+export async function sshRunAsync(host: LabHost, cmd: string, options: SshOptions = {}): Promise<SshResult> {
+  const r = await runSsh([...sshArgs(host, options.privateKeyPath), cmd], options.input ?? "", options.timeoutMs ?? 600_000);
+  return { code: r.timedOut ? 124 : r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /**
@@ -213,6 +175,16 @@ export function sshRunAsync(host: LabHost, cmd: string, options: SshOptions = {}
  */
 export function fault(host: LabHost, kind: FaultKind, on: boolean): void {
   labScript("fault.sh", [host.name, on ? "on" : "off", kind]);
+}
+
+/** Runs `work` with the fault on, and turns it off after, whatever `work` did. */
+export function withFault<T>(host: LabHost, kind: FaultKind, work: () => T): T {
+  fault(host, kind, true);
+  try {
+    return work();
+  } finally {
+    fault(host, kind, false);
+  }
 }
 
 /**

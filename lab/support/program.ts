@@ -3,9 +3,10 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult, type TempStack } from "./engine";
+import { after, before } from "node:test";
+import { ensureToolchain, makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult, type TempStack } from "./engine";
 import { lossesSince, type Inventory } from "./inventory";
-import { sshRun, type LabHost } from "./lab";
+import { labDown, labUp, sshRun, type LabHost, type LabUpOptions } from "./lab";
 
 /** The program's files, as a user's checkout has them. */
 function programFiles(): Record<string, string> {
@@ -34,6 +35,25 @@ export function labConfig(hosts: readonly LabHost[], settings: Record<string, un
         backup: { extraPaths: ["/var/lib/st2-double"] },
         ...settings,
     };
+}
+
+/**
+ * The lab of one describe block: before its tests, the toolchain, the hosts `up` describes and a stack
+ * of the program with `config(hosts)`; after them, the stack and the hosts removed. Read `hosts` and
+ * `stack` inside the tests (they exist once the block's `before` ran).
+ */
+export function labSuite(up: LabUpOptions & { prefix: string }, config: (hosts: LabHost[]) => Record<string, unknown>): { hosts: LabHost[]; stack: ProgramStack } {
+    const lab = {} as { hosts: LabHost[]; stack: ProgramStack };
+    before(() => {
+        ensureToolchain();
+        lab.hosts = labUp(up);
+        lab.stack = programStack(config(lab.hosts));
+    });
+    after(() => {
+        lab.stack?.cleanup();
+        labDown({ prefix: up.prefix });
+    });
+    return lab;
 }
 
 /** What the engine did to one resource, from its event log. */

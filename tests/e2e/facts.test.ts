@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../../lab/support/engine";
-import { fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { labDown, labUp, sshdSessions, sshRun, withFault, type LabHost } from "../../lab/support/lab";
 import { assertOnlyFactReads, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
@@ -79,13 +79,7 @@ describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => 
     });
 
     it("stops the preview naming an unreachable host, what failed and what to check", () => {
-        fault(hosts[0], "unreachable", true);
-        let r;
-        try {
-            r = stack.pulumi(["preview"]);
-        } finally {
-            fault(hosts[0], "unreachable", false);
-        }
+        const r = withFault(hosts[0], "unreachable", () => stack.pulumi(["preview"]));
         assert.notEqual(r.code, 0, show(r));
         const addr = hosts[0].address.replace(/\./g, "\\.");
         assert.match(r.stdout + r.stderr, new RegExp(`host fi1 \\(st2admin@${addr}:22, hosts\\[0\\]\\): unreachable: ssh failed after 1 attempt\\(s\\) of 3 s`), show(r));

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../../lab/support/engine";
-import { dropSshWhen, fault, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
+import { dropSshWhen, labDown, labUp, sshdSessions, sshRun, withFault, type LabHost } from "../../lab/support/lab";
 import { inventory } from "../../lab/support/inventory";
 import { assertNothingLost, labConfig, programStack, show, type ProgramStack, type UpResult } from "../../lab/support/program";
 
@@ -77,13 +77,7 @@ describe("fault tests", { timeout: 60 * MINUTES }, () => {
         const host = hosts[0];
         const stack = stackFor(host, { targetVersion: "3.9.0", ssh: { dialAttempts: 1, dialTimeoutSeconds: 3 } });
         const before = inventory(host);
-        fault(host, "unreachable", true);
-        let r: UpResult;
-        try {
-            r = stack.up();
-        } finally {
-            fault(host, "unreachable", false);
-        }
+        const r = withFault(host, "unreachable", () => stack.up());
         // The fact read, before any step, finds the host unreachable: the run stops naming it.
         assert.notEqual(r.code, 0, show(r));
         assert.match(r.stdout + r.stderr, new RegExp(`host ${host.name} \\(st2admin@${host.address.replace(/\./g, "\\.")}:22, hosts\\[0\\]\\): unreachable: ssh failed after 1 attempt\\(s\\) of 3 s`), show(r));
@@ -125,15 +119,7 @@ describe("fault tests", { timeout: 60 * MINUTES }, () => {
         const stack = stackFor(host, { targetVersion: "3.9.0", preflight: { minFreeMb: 0 } });
         const guarded = stackFor(host, { targetVersion: "3.9.0" });
         const before = inventory(host);
-        fault(host, "disk-full", true);
-        let r: UpResult;
-        let early: UpResult;
-        try {
-            early = guarded.pulumi(["preview"]) && guarded.up();
-            r = stack.up();
-        } finally {
-            fault(host, "disk-full", false);
-        }
+        const [early, r] = withFault(host, "disk-full", () => [guarded.pulumi(["preview"]) && guarded.up(), stack.up()] as const);
         assertFailed(early, host, "preflight", /\[st2-upgrade flt4\/preflight\] ERROR: only \d+ MB free for \/var\/cache\/apt\/archives; preflight\.minFreeMb asks for 1024 MB/);
         assertFailed(r, host, "fetch", /\[st2-upgrade flt4\/fetch\] ERROR: downloading st2=3\.9\.0-1 .*failed/);
         assert.ok(!r.ran.includes("st2-flt4-stop"), "services never stopped");
@@ -177,13 +163,7 @@ describe("fault tests", { timeout: 60 * MINUTES }, () => {
         const host = hosts[5];
         const stack = stackFor(host, { targetVersion: "3.9.0" });
         const before = inventory(host);
-        fault(host, "sudo-password", true);
-        let r: UpResult;
-        try {
-            r = stack.up();
-        } finally {
-            fault(host, "sudo-password", false);
-        }
+        const r = withFault(host, "sudo-password", () => stack.up());
         assertFailed(r, host, "preflight", /\[st2-upgrade flt6\/preflight\] ERROR: passwordless sudo is required: 'sudo -n true' failed for st2admin@flt6/);
         assertNothingLost(host, before, inventory(host));
         assertFinished(stack, host, "3.9.0");

@@ -136,10 +136,12 @@ describe("resolveHosts", () => {
 
     it("plans from what the host runs, with what it has installed", () => {
         const c = parseConfig({ targetVersion: "3.9.0", hosts: [base], sshPrivateKey: KEY });
-        const [h] = resolveHosts(c.hosts, new Map([["st2-a", facts()]]), new Map(), "3.9.0", []);
+        const [{ host: h, plan: p }] = resolveHosts(c.hosts, new Map([["st2-a", facts()]]), new Map(), "3.9.0", []);
         assert.equal(h.currentVersion, "3.8.1");
         assert.equal(h.packageManager, "apt");
         assert.deepEqual(h.packages, ["st2", "st2web"]);
+        // The host's one plan comes with it, made from the same facts.
+        assert.deepEqual(p, plan("3.8.1", "3.9.0", ["st2", "st2web"], [], facts().os));
     });
 
     it("names host, key, configured and found values, with an example, for each assertion that fails", () => {
@@ -158,12 +160,12 @@ describe("resolveHosts", () => {
         // The same host may go as far as its OS allows.
         const c = parseConfig({ targetVersion: "3.4.1", hosts: [base], sshPrivateKey: KEY });
         const f = facts({ os: { id: "ubuntu", versionId: "16.04" }, packages: { st2: "2.2.0-8" } });
-        assert.equal(resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map(), "3.4.1", [])[0].currentVersion, "2.2.0");
+        assert.equal(resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map(), "3.4.1", [])[0].host.currentVersion, "2.2.0");
         // A host that already runs the target (however it got there) is never refused: nothing is left to do.
         const done = parseConfig({ targetVersion: "3.9.0", hosts: [base], sshPrivateKey: KEY });
         const at = facts({ os: { id: "ubuntu", versionId: "16.04" }, packages: { st2: "3.9.0-1" } });
         const recorded = new Map([["st2-a", [{ from: "2.2.0", to: "3.9.0" }]]]);
-        assert.equal(resolveHosts(done.hosts, new Map([["st2-a", at]]), recorded, "3.9.0", [])[0].currentVersion, "2.2.0");
+        assert.equal(resolveHosts(done.hosts, new Map([["st2-a", at]]), recorded, "3.9.0", [])[0].host.currentVersion, "2.2.0");
     });
 
     it("refuses a host without st2, and one whose st2 the catalog does not know", () => {
@@ -179,8 +181,9 @@ describe("resolveHosts", () => {
     it("accepts a configured currentVersion that is where this stack's recorded upgrade started", () => {
         const c = parseConfig({ targetVersion: "3.9.0", hosts: [{ ...base, currentVersion: "2.0.1" }], sshPrivateKey: KEY });
         const f = facts({ packages: { st2: "3.9.0-1" } });
-        const [h] = resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map([["st2-a", [{ from: "2.0.1", to: "3.9.0" }]]]), "3.9.0", []);
+        const [{ host: h, plan: p }] = resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map([["st2-a", [{ from: "2.0.1", to: "3.9.0" }]]]), "3.9.0", []);
         assert.equal(h.currentVersion, "2.0.1");
+        assert.equal(p.from, "2.0.1");
     });
 });
 
@@ -190,21 +193,21 @@ describe("planFrom: the plan's start stays where the recorded upgrade started", 
 
     it("after the upgrade finished, and at a stepping stone after a failure", () => {
         assert.ok(stones.length > 1, `2.0.1 -> 3.9.0 has a stepping stone: ${stones.join(", ")}`);
-        assert.deepEqual(planFrom("3.9.0", "3.9.0", rec, []), { from: "2.0.1", pinned: true });
-        assert.deepEqual(planFrom(stones[0], "3.9.0", rec, []), { from: "2.0.1", pinned: true });
-        assert.deepEqual(planFrom("2.0.1", "3.9.0", rec, []), { from: "2.0.1", pinned: false });
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", rec), { from: "2.0.1", pinned: true });
+        assert.deepEqual(planFrom(stones[0], "3.9.0", rec), { from: "2.0.1", pinned: true });
+        assert.deepEqual(planFrom("2.0.1", "3.9.0", rec), { from: "2.0.1", pinned: false });
     });
 
     it("not for a new target, nor for a host found off the recorded path", () => {
-        assert.deepEqual(planFrom("3.9.0", "3.9.0", [{ from: "2.0.1", to: "3.0.1" }], []), { from: "3.9.0", pinned: false });
-        assert.deepEqual(planFrom("2.2.0", "3.9.0", rec, []), { from: "2.2.0", pinned: false });
-        assert.deepEqual(planFrom("3.8.1", "3.9.0", undefined, []), { from: "3.8.1", pinned: false });
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", [{ from: "2.0.1", to: "3.0.1" }]), { from: "3.9.0", pinned: false });
+        assert.deepEqual(planFrom("2.2.0", "3.9.0", rec), { from: "2.2.0", pinned: false });
+        assert.deepEqual(planFrom("3.8.1", "3.9.0", undefined), { from: "3.8.1", pinned: false });
     });
 
     it("picks the recorded upgrade towards this target when a failed run left an older chain in the state", () => {
         const both = [{ from: "2.0.1", to: "3.0.1" }, { from: "3.0.1", to: "3.9.0" }];
-        assert.deepEqual(planFrom("3.9.0", "3.9.0", both, []), { from: "3.0.1", pinned: true });
-        assert.deepEqual(planFrom("3.0.1", "3.9.0", both, []), { from: "3.0.1", pinned: false });
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", both), { from: "3.0.1", pinned: true });
+        assert.deepEqual(planFrom("3.0.1", "3.9.0", both), { from: "3.0.1", pinned: false });
     });
 });
 
@@ -262,7 +265,7 @@ describe("the last finished run's outputs as the recorded upgrades", () => {
         const settled = new Map([["a", at("3.9.0")], ["b", at("3.9.0")]]);
         assert.equal(settledOn(two.hosts, settled, last, "3.9.0"), true);
         // The pinned start is the one the outputs recorded: nothing is re-planned.
-        assert.deepEqual(planFrom("3.9.0", "3.9.0", last.get("a"), []), { from: "3.8.1", pinned: true });
+        assert.deepEqual(planFrom("3.9.0", "3.9.0", last.get("a")), { from: "3.8.1", pinned: true });
         // A host not at the target (a failed run, a new target, a restored host): read the steps.
         assert.equal(settledOn(two.hosts, new Map([["a", at("3.8.1")], ["b", at("3.9.0")]]), last, "3.9.0"), false);
         assert.equal(settledOn(two.hosts, settled, last, "3.10.0"), false);

@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type UpgradeConfig } from "../../components/config";
 import { StackStormFleet } from "../../components/fleet";
+import { plan } from "../../components/plan";
 import { ResourceRecorder, SECRET_SIGNATURE, valueOf } from "../support/mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -50,7 +51,15 @@ function config(overrides: Record<string, unknown> = {}): UpgradeConfig {
 async function build(name: string, cfg: UpgradeConfig): Promise<StackStormFleet> {
     const fleet = new StackStormFleet(
         name,
-        { hosts: cfg.hosts.map((h) => ({ ...h, currentVersion: h.currentVersion!, packageManager: h.packageManager ?? "apt" })), targetVersion: cfg.targetVersion, privateKey: pulumi.secret(KEY), settings: cfg },
+        {
+            hosts: cfg.hosts.map((h) => ({
+                host: { ...h, currentVersion: h.currentVersion!, packageManager: h.packageManager ?? "apt" },
+                plan: plan(h.currentVersion!, cfg.targetVersion, h.packages, cfg.skipMigrations),
+            })),
+            targetVersion: cfg.targetVersion,
+            privateKey: pulumi.secret(KEY),
+            settings: cfg,
+        },
         { transformations: [record] },
     );
     await valueOf(fleet.report);

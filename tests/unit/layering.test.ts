@@ -107,6 +107,12 @@ describe("layering of components/", () => {
         }
     });
 
+    it("keeps components/ off lab/ and tests/: the program never imports its test machinery", () => {
+        for (const [file, deps] of graph) {
+            for (const d of deps) assert.ok(!d.startsWith(`lab${path.sep}`) && !d.startsWith(`tests${path.sep}`), `${file} imports ${d}`);
+        }
+    });
+
     it("finds a cycle when there is one", () => {
         assert.deepEqual(findCycle(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]]])), ["a", "b", "c", "a"]);
         assert.equal(findCycle(new Map([["a", ["b"]], ["b", ["c"]], ["c", []]])), undefined);

@@ -11,14 +11,15 @@ import { upgradeSteps } from "../../components/scripts";
 import { iniEdit, iniGet } from "../../components/scripts/library";
 import { migrationLines, queueEmptyLines } from "../../components/scripts/migrations";
 import { stepScript } from "../../components/scripts/shell";
+import { LAB_PROJECT_ROOT } from "../../lab/support/lab";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st2u-mig-"));
 
-/** Runs the standard prelude, some library functions and lines, with `bin` first on PATH. */
-function bash(functions: string[], lines: string[], bin?: string) {
+/** Runs the standard prelude, some library functions and lines, with `bin` first on PATH (or alone: `only`). */
+function bash(functions: string[], lines: string[], bin?: string, only = false) {
     const { body } = stepScript({ host: "h", step: "s", title: "test" }, functions, lines, 10);
-    const env = { ...process.env, PATH: bin ? `${bin}:${process.env.PATH}` : process.env.PATH };
-    const r = spawnSync("bash", ["-c", body], { encoding: "utf8", env });
+    const env = { ...process.env, PATH: bin ? (only ? bin : `${bin}:${process.env.PATH}`) : process.env.PATH };
+    const r = spawnSync("/bin/bash", ["-c", body], { encoding: "utf8", env });
     if (r.error) throw r.error;
     return r;
 }
@@ -117,6 +118,76 @@ describe("2.3 notifier queue", () => {
         const resumed = bash([], [`current=2.3.0-1`, ...queueEmptyLines(queue)], listing("5").bin);
         assert.equal(resumed.status, 0, resumed.stderr);
     });
+});
+
+/**
+ * The lab's RabbitMQ fake (lab/double/src/rabbitmq/rmqfake.py) as `rabbitmqadmin` and `rabbitmqctl`
+ * on a private PATH, its state and fault file in a temp folder: the program's own lines against the
+ * tools' real output formats, without a lab host.
+ */
+function rabbitmqFake(queues: Record<string, number>, tools: ("rabbitmqadmin" | "rabbitmqctl")[]) {
+    const dir = tmp();
+    const lib = path.join(LAB_PROJECT_ROOT, "lab", "double", "src", "rabbitmq");
+    const state = path.join(dir, "state");
+    const fault = path.join(dir, "rabbitmq-down");
+    fs.mkdirSync(state);
+    fs.writeFileSync(path.join(state, "queues.tsv"), Object.entries(queues).map(([q, n]) => `${q}\t${n}\n`).join(""));
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    // The PATH is this folder alone (a machine may have the real tools): the text tools the lines use are linked in.
+    for (const tool of ["awk", "sort", "head", "tail"]) {
+        const found = (process.env.PATH ?? "").split(":").map((d) => path.join(d, tool)).find((f) => fs.existsSync(f));
+        if (found) fs.symlinkSync(found, path.join(bin, tool));
+    }
+    const entry: Record<string, string> = { rabbitmqadmin: "admin_main", rabbitmqctl: "ctl_main" };
+    for (const tool of tools) {
+        const py = [
+            "import sys",
+            `sys.path.insert(0, ${JSON.stringify(lib)})`,
+            "import rmqfake as f",
+            `f.STATE_DIR = ${JSON.stringify(state)}; f.STATE = ${JSON.stringify(path.join(state, "queues.tsv"))}`,
+            `f.FAULT_DOWN = ${JSON.stringify(fault)}; f.CMD_LOG = ${JSON.stringify(path.join(dir, "commands.log"))}`,
+            `sys.exit(f.${entry[tool]}(sys.argv[1:]))`,
+        ].join("\n");
+        fs.writeFileSync(path.join(bin, tool), `#!/usr/bin/python3 -B\n${py}\n`, { mode: 0o755 });
+    }
+    return {
+        bin,
+        queues: () => fs.readFileSync(path.join(state, "queues.tsv"), "utf8"),
+        down: () => fs.writeFileSync(fault, ""),
+    };
+}
+
+describe("2.3 notifier queue on the lab's RabbitMQ fake", () => {
+    for (const tool of ["rabbitmqadmin", "rabbitmqctl"] as const) {
+        it(`${tool}: refuses a queue holding messages, deletes an empty one once, and an error leaves it for the next run`, () => {
+            const preflight = [`current=2.2.0-8`, ...queueEmptyLines(queue)];
+            const full = rabbitmqFake({ "st2.notifiers.execution.work": 0, "st2.notifiers.work": 3 }, [tool]);
+            const refused = bash([], preflight, full.bin, true);
+            assert.equal(refused.status, 1, refused.stdout);
+            assert.match(refused.stderr, /RabbitMQ queue st2\.notifiers\.work holds 3 message\(s\): let st2notifier drain it/);
+
+            const fake = rabbitmqFake({ "st2.notifiers.work": 0 }, [tool]);
+            assert.equal(bash([], preflight, fake.bin, true).status, 0);
+            const deleted = bash([], migrationLines(queue), fake.bin, true);
+            assert.equal(deleted.status, 0, deleted.stderr);
+            assert.match(deleted.stdout, /deleted queue st2\.notifiers\.work/);
+            assert.equal(fake.queues(), "");
+            const again = bash([], migrationLines(queue), fake.bin, true);
+            assert.equal(again.status, 0, again.stderr);
+            assert.match(again.stdout, /queue st2\.notifiers\.work was not there/);
+
+            const down = rabbitmqFake({ "st2.notifiers.work": 0 }, [tool]);
+            down.down();
+            const failed = bash([], migrationLines(queue), down.bin, true);
+            assert.equal(failed.status, 1);
+            assert.match(failed.stderr, new RegExp(`ERROR: deleting the RabbitMQ queue st2\\.notifiers\\.work failed \\(${tool}: .+\\); is RabbitMQ running\\?`));
+            assert.equal(down.queues(), "st2.notifiers.work\t0\n", "nothing deleted: the next run tries again");
+            const unchecked = bash([], preflight, down.bin, true);
+            assert.equal(unchecked.status, 1);
+            assert.match(unchecked.stderr, /failed: cannot check that st2\.notifiers\.work is empty/);
+        });
+    }
 });
 
 describe("migration scripts before 2.8", () => {

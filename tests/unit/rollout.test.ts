@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
-import { deprecationWarnings, parseConfig, type UpgradeConfig } from "../../components/config";
+import { deprecationWarnings, parseConfig, type PlannedHost, type UpgradeConfig } from "../../components/config";
 import { planInputs, StackStormFleet } from "../../components/fleet";
+import { plan } from "../../components/plan";
 import { batchOf, heldButStarted, heldMessage, rolloutScope } from "../../components/rollout";
 import { rejectsConfig } from "../support/config";
 import { ResourceRecorder, valueOf } from "../support/mocks";
@@ -45,6 +46,14 @@ before(async () => {
     };
 });
 
+/** Each host with its plan, as resolveHosts gives them. */
+function planned(cfg: UpgradeConfig): PlannedHost[] {
+    return cfg.hosts.map((h) => {
+        const host = { ...h, currentVersion: h.currentVersion ?? "3.8.1", packageManager: "apt" as const };
+        return { host, plan: plan(host.currentVersion, cfg.targetVersion, h.packages, cfg.skipMigrations) };
+    });
+}
+
 function config(rollout: Record<string, unknown>): UpgradeConfig {
     return parseConfig({ ...good, rollout });
 }
@@ -52,7 +61,7 @@ function config(rollout: Record<string, unknown>): UpgradeConfig {
 async function build(name: string, cfg: UpgradeConfig): Promise<StackStormFleet> {
     const fleet = new StackStormFleet(
         name,
-        { hosts: cfg.hosts.map((h) => ({ ...h, currentVersion: h.currentVersion!, packageManager: "apt" as const })), targetVersion: cfg.targetVersion, privateKey: pulumi.secret(KEY), settings: cfg },
+        { hosts: planned(cfg), targetVersion: cfg.targetVersion, privateKey: pulumi.secret(KEY), settings: cfg },
         { transformations: [recorder.transformation] },
     );
     await valueOf(fleet.report);
@@ -178,7 +187,7 @@ describe("rollout graph (mocks)", () => {
 describe("the fleet's inputs (update plans)", () => {
     it("hold every setting, no secret, and change when a setting changes", async () => {
         const a = config({ batchSize: 2 });
-        const inputs = planInputs({ hosts: a.hosts.map((h) => ({ ...h, currentVersion: "3.8.1", packageManager: "apt" as const })), targetVersion: a.targetVersion, settings: a });
+        const inputs = planInputs({ hosts: planned(a), targetVersion: a.targetVersion, settings: a });
         assert.doesNotMatch(JSON.stringify(inputs), /PRIVATE KEY|AAAA/);
         assert.deepEqual(Object.keys(inputs).sort(), ["backup", "hosts", "mistral", "preflight", "rollout", "skipMigrations", "ssh", "targetVersion", "timeouts", "verify"]);
         assert.deepEqual(inputs.hosts, HOSTS.map(({ name, address, user }) => ({ name, address, port: 22, user })));

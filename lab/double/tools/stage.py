@@ -320,32 +320,28 @@ def stage_enterprise(pkg, version, rev, st2rev):
     control(root, fields)
 
 
-# The RabbitMQ double: one version, independent of StackStorm's (versions.tsv).
+# The RabbitMQ fake: one version, independent of StackStorm's (versions.tsv).
 RABBITMQ_VERSION = '3.8.9-0st2double1'
-RMQ_STUB = '#!/usr/bin/python3\n# RabbitMQ test double (st2-upgrade lab)\nimport sys\n' \
-           'sys.path.insert(0, "/usr/lib/rabbitmq-double")\n%s\n'
+RMQ_STUB = '#!/usr/bin/python3\n# RabbitMQ fake (st2-upgrade lab)\nimport sys\n' \
+           'sys.path.insert(0, "/usr/lib/rabbitmq-double")\nimport rmqfake\n' \
+           'sys.exit(rmqfake.%s(sys.argv[1:]))\n'
 
 
 def stage_rabbitmq():
     root = os.path.join(STAGE, 'rabbitmq-server_%s' % RABBITMQ_VERSION)
-    libsrc = os.path.join(SRC, 'src', 'rabbitmq')
-    write(root, 'usr/lib/rabbitmq-double/rmqdouble/__init__.py',
-          '"""RabbitMQ test double (st2-upgrade lab): broker state + CLI tools."""\n')
-    for f in sorted(os.listdir(libsrc)):
-        if f.endswith('.py'):
-            copy(root, 'usr/lib/rabbitmq-double/rmqdouble/' + f, os.path.join(libsrc, f))
-    write(root, 'usr/sbin/rabbitmqctl',
-          RMQ_STUB % 'from rmqdouble.ctl import main\nsys.exit(main())', 0o755)
-    write(root, 'usr/bin/rabbitmqadmin',
-          RMQ_STUB % 'from rmqdouble.admin import main\nsys.exit(main())', 0o755)
+    copy(root, 'usr/lib/rabbitmq-double/rmqfake.py',
+         os.path.join(SRC, 'src', 'rabbitmq', 'rmqfake.py'))
+    write(root, 'usr/sbin/rabbitmqctl', RMQ_STUB % 'ctl_main', 0o755)
+    write(root, 'usr/bin/rabbitmqadmin', RMQ_STUB % 'admin_main', 0o755)
     for s in ('postinst', 'prerm', 'postrm'):
         write(root, 'DEBIAN/' + s, script('rabbitmq-server.' + s), 0o755)
     control(root, {'Package': 'rabbitmq-server', 'Version': RABBITMQ_VERSION,
                    'Architecture': 'all', 'Maintainer': MAINT, 'Depends': 'python3, passwd',
                    'Section': 'net', 'Priority': 'optional',
-                   'Description': 'AMQP server (lab test double of RabbitMQ %s)\n'
-                   ' Broker state on disk (/var/lib/rabbitmq-double), rabbitmqctl and\n'
-                   ' rabbitmqadmin; no Erlang node runs.' % RABBITMQ_VERSION.split('-')[0]})
+                   'Description': 'AMQP server (lab fake of RabbitMQ %s)\n'
+                   ' Queue counts in a file (/var/lib/rabbitmq-double/queues.tsv); the\n'
+                   ' rabbitmqctl and rabbitmqadmin commands st2-upgrade runs; no node runs.'
+                   % RABBITMQ_VERSION.split('-')[0]})
 
 
 def main():

@@ -144,6 +144,26 @@ func shorten(v any) any {
 	return v
 }
 
+// replay decodes every recorded call of method in files, request and response, and hands each pair
+// to check with the file it came from: the one loop of the replaying tests.
+func replay[Req, Resp any, PReq interface {
+	*Req
+	proto.Message
+}, PResp interface {
+	*Resp
+	proto.Message
+}](t *testing.T, files []string, method string, check func(file string, req PReq, want PResp)) {
+	t.Helper()
+	for _, file := range files {
+		for _, c := range recordedCalls(t, file, method) {
+			req, want := PReq(new(Req)), PResp(new(Resp))
+			decode(t, c.Request, req)
+			decode(t, c.Response, want)
+			check(file, req, want)
+		}
+	}
+}
+
 var recordings = []string{"create.grpc.jsonl", "noop-preview.grpc.jsonl", "trigger-change-preview.grpc.jsonl", "failure-up.grpc.jsonl"}
 
 // Check returns exactly the inputs the real one returned: no logging/addPreviousOutputInEnv written
@@ -151,26 +171,20 @@ var recordings = []string{"create.grpc.jsonl", "noop-preview.grpc.jsonl", "trigg
 func TestContractCheck(t *testing.T) {
 	s := New(nil)
 	n := 0
-	for _, file := range recordings {
-		for _, c := range recordedCalls(t, file, "Check") {
-			var req pulumirpc.CheckRequest
-			decode(t, c.Request, &req)
-			var want pulumirpc.CheckResponse
-			decode(t, c.Response, &want)
-			got, err := s.Check(context.Background(), &req)
-			if err != nil {
-				t.Errorf("%s %s: %v", file, req.GetName(), err)
-				continue
-			}
-			if len(got.Failures) != len(want.Failures) {
-				t.Errorf("%s %s: failures %v, real %v", file, req.GetName(), got.Failures, want.Failures)
-			}
-			if g, w := plain(t, got.Inputs), plain(t, want.Inputs); !reflect.DeepEqual(g, w) {
-				t.Errorf("%s %s: Check returned\n%s\nthe real one\n%s", file, req.GetName(), showJSON(g), showJSON(w))
-			}
-			n++
+	replay(t, recordings, "Check", func(file string, req *pulumirpc.CheckRequest, want *pulumirpc.CheckResponse) {
+		got, err := s.Check(context.Background(), req)
+		if err != nil {
+			t.Errorf("%s %s: %v", file, req.GetName(), err)
+			return
 		}
-	}
+		if len(got.Failures) != len(want.Failures) {
+			t.Errorf("%s %s: failures %v, real %v", file, req.GetName(), got.Failures, want.Failures)
+		}
+		if g, w := plain(t, got.Inputs), plain(t, want.Inputs); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s %s: Check returned\n%s\nthe real one\n%s", file, req.GetName(), showJSON(g), showJSON(w))
+		}
+		n++
+	})
 	if n != 93 {
 		t.Errorf("replayed %d Check calls, the recordings hold 93", n)
 	}
@@ -194,23 +208,17 @@ func normalizeDiff(r *pulumirpc.DiffResponse) *pulumirpc.DiffResponse {
 func TestContractDiff(t *testing.T) {
 	s := New(nil)
 	counts := map[string]int{}
-	for _, file := range []string{"noop-preview.grpc.jsonl", "trigger-change-preview.grpc.jsonl"} {
-		for _, c := range recordedCalls(t, file, "Diff") {
-			var req pulumirpc.DiffRequest
-			decode(t, c.Request, &req)
-			var want pulumirpc.DiffResponse
-			decode(t, c.Response, &want)
-			got, err := s.Diff(context.Background(), &req)
-			if err != nil {
-				t.Errorf("%s %s: %v", file, req.GetName(), err)
-				continue
-			}
-			if g, w := normalizeDiff(got), normalizeDiff(&want); !proto.Equal(g, w) {
-				t.Errorf("%s %s: Diff returned\n%v\nthe real one\n%v", file, req.GetName(), g, w)
-			}
-			counts[file+" "+want.GetChanges().String()]++
+	replay(t, []string{"noop-preview.grpc.jsonl", "trigger-change-preview.grpc.jsonl"}, "Diff", func(file string, req *pulumirpc.DiffRequest, want *pulumirpc.DiffResponse) {
+		got, err := s.Diff(context.Background(), req)
+		if err != nil {
+			t.Errorf("%s %s: %v", file, req.GetName(), err)
+			return
 		}
-	}
+		if g, w := normalizeDiff(got), normalizeDiff(want); !proto.Equal(g, w) {
+			t.Errorf("%s %s: Diff returned\n%v\nthe real one\n%v", file, req.GetName(), g, w)
+		}
+		counts[file+" "+want.GetChanges().String()]++
+	})
 	want := map[string]int{
 		"noop-preview.grpc.jsonl DIFF_NONE":           30,
 		"trigger-change-preview.grpc.jsonl DIFF_NONE": 15,
@@ -227,18 +235,14 @@ var idPattern = regexp.MustCompile(`^(.*)[0-9a-f]{8}$`)
 // stderr unknown, and an id (the name and 8 hex digits), as the real one.
 func TestContractPreviewCreate(t *testing.T) {
 	s := New(nil)
-	for _, c := range recordedCalls(t, "trigger-change-preview.grpc.jsonl", "Create") {
-		var req pulumirpc.CreateRequest
-		decode(t, c.Request, &req)
-		var want pulumirpc.CreateResponse
-		decode(t, c.Response, &want)
+	replay(t, []string{"trigger-change-preview.grpc.jsonl"}, "Create", func(_ string, req *pulumirpc.CreateRequest, want *pulumirpc.CreateResponse) {
 		if !req.GetPreview() {
 			t.Fatalf("%s: a Create of a preview that is not a preview", req.GetName())
 		}
-		got, err := s.Create(context.Background(), &req)
+		got, err := s.Create(context.Background(), req)
 		if err != nil {
 			t.Errorf("%s: %v", req.GetName(), err)
-			continue
+			return
 		}
 		for _, id := range []string{got.GetId(), want.GetId()} {
 			if m := idPattern.FindStringSubmatch(id); m == nil || m[1] != req.GetName() {
@@ -248,7 +252,7 @@ func TestContractPreviewCreate(t *testing.T) {
 		if g, w := plain(t, got.Properties), plain(t, want.Properties); !reflect.DeepEqual(g, w) {
 			t.Errorf("%s: preview Create returned\n%s\nthe real one\n%s", req.GetName(), showJSON(g), showJSON(w))
 		}
-	}
+	})
 }
 
 // onLoopback: the recorded request's connection pointed at the throwaway sshd (as root, with its
@@ -452,22 +456,27 @@ func TestContractDialError(t *testing.T) {
 	}
 }
 
+// ourCreateChecks: our Check's inputs for every recorded create-time Check request, by URN.
+func ourCreateChecks(t *testing.T, s *Server) map[string]*structpb.Struct {
+	t.Helper()
+	out := map[string]*structpb.Struct{}
+	replay(t, []string{"create.grpc.jsonl"}, "Check", func(_ string, req *pulumirpc.CheckRequest, _ *pulumirpc.CheckResponse) {
+		resp, err := s.Check(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[req.GetUrn()] = resp.Inputs
+	})
+	return out
+}
+
 // The state our provider writes is the real one's: our Check's inputs for the recorded create-time
 // requests are the old inputs the recorded no-op Diff requests carry, our outputs (inputs, stdout,
 // stderr) their old state; a Diff of the recorded new inputs against our state is DIFF_NONE; and
 // the real state's inputs against our Check of the no-op preview's inputs too.
 func TestContractOurStateIsTheRealOne(t *testing.T) {
 	s := New(nil)
-	ourInputs := map[string]*structpb.Struct{}
-	for _, c := range recordedCalls(t, "create.grpc.jsonl", "Check") {
-		var req pulumirpc.CheckRequest
-		decode(t, c.Request, &req)
-		resp, err := s.Check(context.Background(), &req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ourInputs[req.GetUrn()] = resp.Inputs
-	}
+	ourInputs := ourCreateChecks(t, s)
 	recordedNews := map[string]*structpb.Struct{}
 	for _, c := range recordedCalls(t, "noop-preview.grpc.jsonl", "Check") {
 		var req pulumirpc.CheckRequest
@@ -542,16 +551,9 @@ func TestContractStateExportShape(t *testing.T) {
 	if err := json.Unmarshal(raw, &export); err != nil {
 		t.Fatal(err)
 	}
-	s := New(nil)
 	ours := map[string]map[string]any{}
-	for _, c := range recordedCalls(t, "create.grpc.jsonl", "Check") {
-		var req pulumirpc.CheckRequest
-		decode(t, c.Request, &req)
-		resp, err := s.Check(context.Background(), &req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ours[req.GetUrn()] = plain(t, resp.Inputs).(map[string]any)
+	for urn, inputs := range ourCreateChecks(t, New(nil)) {
+		ours[urn] = plain(t, inputs).(map[string]any)
 	}
 	keys := func(m map[string]any) string {
 		var ks []string

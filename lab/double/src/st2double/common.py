@@ -188,6 +188,17 @@ def save(name, docs):
     os.rename(tmp, coll_path(name))
 
 
+def upsert(docs, doc, same):
+    """Puts `doc` in place of the first document `same` picks, keeping that one's _id (an update,
+    as the API does for an existing name), or appends it."""
+    for i, d in enumerate(docs):
+        if same(d):
+            doc['_id'] = d['_id']
+            docs[i] = doc
+            return
+    docs.append(doc)
+
+
 # --------------------------------------------------------------------------- crypto
 
 KEY_PATH = '/etc/st2/keys/datastore_key.json'

@@ -82,13 +82,7 @@ def register_pack(path):
     if c.at_least('2.1'):
         doc['ref'] = ref
         doc['uid'] = 'pack:%s' % ref
-    for i, d in enumerate(packs):
-        if d.get('ref', d.get('name')) == ref:
-            doc['_id'] = d['_id']
-            packs[i] = doc
-            break
-    else:
-        packs.append(doc)
+    c.upsert(packs, doc, lambda d: d.get('ref', d.get('name')) == ref)
     c.save('packs', packs)
     actions = c.load('actions')
     n = 0

@@ -258,16 +258,21 @@ def reload(flags):
                            + flags)
 
 
+def start_all():
+    """Starts every component, then prints the status as st2ctl does after a start."""
+    for svc in components():
+        start_one(svc)
+    time.sleep(0.7)
+    getpids()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     c.log_command('st2ctl', ['st2ctl'] + argv)
     cmd = argv[0] if argv else ''
     if cmd == 'start':
         must_be_root()
-        for svc in components():
-            start_one(svc)
-        time.sleep(0.7)
-        getpids()
+        start_all()
     elif cmd == 'stop':
         must_be_root()
         stop_many(components())
@@ -275,10 +280,7 @@ def main(argv=None):
         must_be_root()
         stop_many(components())
         time.sleep(1)
-        for svc in components():
-            start_one(svc)
-        time.sleep(0.7)
-        getpids()
+        start_all()
     elif cmd == 'restart-component':
         must_be_root()
         comp = argv[1] if len(argv) > 1 else ''
@@ -318,10 +320,7 @@ def main(argv=None):
             if os.path.isfile(p):
                 os.unlink(p)
         reload(argv[1:])
-        for svc in components():
-            start_one(svc)
-        time.sleep(0.7)
-        getpids()
+        start_all()
     elif cmd == 'status':
         getpids()
     else:

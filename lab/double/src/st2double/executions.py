@@ -73,6 +73,13 @@ def find(exec_id):
     return None
 
 
+def _advance(doc, status):
+    """The execution moves on to `status`, with its log entry."""
+    doc['status'] = status
+    doc.setdefault('log', []).append({'status': status, 'timestamp': c.now_iso()})
+    return doc
+
+
 def schedule_requested():
     """st2scheduler (2.10+): requested -> scheduled.  Returns the documents changed."""
     changed = []
@@ -80,9 +87,7 @@ def schedule_requested():
         docs = c.load('executions')
         for d in docs:
             if d.get('status') == 'requested':
-                d['status'] = 'scheduled'
-                d.setdefault('log', []).append({'status': 'scheduled', 'timestamp': c.now_iso()})
-                changed.append(d)
+                changed.append(_advance(d, 'scheduled'))
         if changed:
             c.save('executions', docs)
     return changed
@@ -93,8 +98,7 @@ def claim_scheduled():
         docs = c.load('executions')
         for d in docs:
             if d.get('status') == 'scheduled':
-                d['status'] = 'running'
-                d.setdefault('log', []).append({'status': 'running', 'timestamp': c.now_iso()})
+                _advance(d, 'running')
                 c.save('executions', docs)
                 return d
     return None

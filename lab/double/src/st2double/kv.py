@@ -111,14 +111,11 @@ def make_doc(name, value, scope=None, user=None, secret=False, encrypted_value=N
 
 def upsert(doc):
     docs = c.load('kv')
-    for i, d in enumerate(docs):
+
+    def same(d):
         same_scope = (era() == 'v14' and 'scope' not in d) or d.get('scope') == doc.get('scope')
-        if d.get('name') == doc['name'] and same_scope and d.get('user') == doc.get('user'):
-            doc['_id'] = d['_id']
-            docs[i] = doc
-            break
-    else:
-        docs.append(doc)
+        return d.get('name') == doc['name'] and same_scope and d.get('user') == doc.get('user')
+    c.upsert(docs, doc, same)
     c.save('kv', docs)
 
 
