@@ -38,8 +38,9 @@ DPKG_OPTS=(
   'path-include=/usr/share/locale/locale.alias'
 )
 
-# The el flavor: Debian 12's rpm 4.18 and dnf 4.14 on top (no recommends), and its own hook.
-EL_PACKAGES=(rpm dnf)
+# The el flavor: Debian 12's rpm 4.18, dnf 4.14 and dnf-plugins-core 4.3 (config-manager, and the
+# versionlock plugin RHEL ships as python3-dnf-plugin-versionlock) on top (no recommends), own hook.
+EL_PACKAGES=(rpm dnf dnf-plugins-core)
 HOOKS=("$LAB_LIB/image-customize.sh")
 NAME_PREFIX=rootfs-
 if [ "$FLAVOR" = el ]; then

@@ -118,6 +118,11 @@ lab_host_up() {
     rm -f "$r/etc/apt/sources.list.d/st2.list"
     lab_yum_repo_file "$(lab_os_el_major "$os")" > "$r/etc/yum.repos.d/st2-lab.repo"
     lab_os_el_major "$os" > "$r/etc/dnf/vars/releasever"
+    # Debian's dnf-plugins-core enables plugins RHEL ships apart and a RHEL host does not have:
+    # `local` (its `_dnf_local` repository fails dnf.conf's gpgcheck) and `show-leaves`.
+    if [ -d "$r/etc/dnf/plugins" ]; then
+      printf '[main]\nenabled = false\n' | tee "$r/etc/dnf/plugins/local.conf" > "$r/etc/dnf/plugins/show-leaves.conf"
+    fi
   else
     printf 'deb [trusted=yes] http://%s:%s/ ./\n' "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" > "$r/etc/apt/sources.list.d/st2.list"
   fi

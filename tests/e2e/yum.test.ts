@@ -53,8 +53,14 @@ describe("yum: 3.8.1 -> 3.9.0 on two Rocky 8 hosts", { timeout: 30 * MINUTES }, 
     });
 
     it("upgrades both with the yum strategy through the engine, pinned per package, losing nothing", () => {
+        // The first host's operator locked st2 and st2web where they are (dnf's versionlock plugin).
+        const lock = sshRun(hosts[0], "sudo yum -q -y versionlock add st2 st2web >/dev/null && sudo yum -q versionlock list");
+        assert.deepEqual(lock.stdout.trim().split("\n"), ["st2-0:3.8.1-1.*", "st2web-0:3.8.1-3.*"], lock.stderr);
         const r = stack.up();
         assert.equal(r.code, 0, show(r));
+        // The upgrade went through the lock, and the lock now holds the new versions.
+        assert.deepEqual(sshRun(hosts[0], "sudo yum -q versionlock list").stdout.trim().split("\n"), ["st2-0:3.9.0-1.*", "st2web-0:3.9.0-3.*"]);
+        assert.equal(sshRun(hosts[1], "sudo yum -q versionlock list").stdout.trim(), "");
         for (const h of hosts) {
             assert.deepEqual(stepsRan(r.ran, h), ["preflight", "fetch", "backup", "stop", "packages-3.9.0", "migrate-3.9-database-tls", "start", "verify"]);
             assert.equal(sshRun(h, RPM_Q).stdout.trim(), AT_390);

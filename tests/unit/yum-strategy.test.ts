@@ -47,7 +47,10 @@ if [ "$found" = 0 ]; then echo "package $pkg is not installed"; exit 1; fi
 const FAKE_YUM = `#!/bin/bash
 # yum ARGS: logs ARGS, replays $FAKE/yum-<subcommand>.out with exit code .code, then installs .installed
 printf '%s\\n' "$*" >>"$FAKE/yum.calls"
-for a in "$@"; do case $a in -*) ;; *) sub=$a; break ;; esac; done
+words=()
+for a in "$@"; do case $a in -*) ;; *) words+=("$a") ;; esac; done
+sub=\${words[0]}
+if [ "$sub" = versionlock ]; then sub=versionlock-\${words[1]}; fi
 if [ -f "$FAKE/yum-$sub.out" ]; then cat "$FAKE/yum-$sub.out"; fi
 if [ -f "$FAKE/yum-$sub.installed" ]; then cp "$FAKE/yum-$sub.installed" "$FAKE/installed"; fi
 exit "$(cat "$FAKE/yum-$sub.code" 2>/dev/null || echo 0)"
@@ -83,7 +86,7 @@ describe("yum strategy against recorded dnf 4.14", () => {
         const r = run({ installed: AT_381, yum: { list: recording("list-available-st2.txt") } }, [`pm_resolve st2 3.9.0`, `pm_resolve st2 3.8.1`]);
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout, "st2-3.9.0-1\nst2-3.8.1-1\n");
-        assert.match(r.calls, /^-q --showduplicates list available st2$/m);
+        assert.match(r.calls, /^-q --disableplugin=versionlock --showduplicates list available st2$/m);
     });
 
     it("reads an epoch and a name.arch printed on a line of its own, and refuses a version the repositories lack", () => {
@@ -113,9 +116,31 @@ describe("yum strategy against recorded dnf 4.14", () => {
         const done = ["st2 3.9.0-1 x86_64", "st2web 3.9.0-3 x86_64"];
         const r = run({ installed: AT_381, yum: { update: { out: "Complete!\n", code: 0, installed: done } } }, [`pm_upgrade st2-3.9.0-1 st2web-3.9.0-3`, `echo upgraded`]);
         assert.equal(r.status, 0, r.stderr);
-        assert.equal(r.calls, "-y update st2-3.9.0-1 st2web-3.9.0-3\n");
+        assert.equal(r.calls, "-y --disableplugin=versionlock update st2-3.9.0-1 st2web-3.9.0-3\n-q versionlock list\n");
         assert.match(r.stdout, /Complete!\nupgraded\n$/);
         assert.equal(r.reinstall, "");
+    });
+
+    it("bypasses a versionlock on the packages it upgrades, then moves the lock to the installed version", () => {
+        const done = ["st2 3.9.0-1 x86_64", "st2web 3.9.0-3 x86_64"];
+        const yum = {
+            update: { out: "Complete!\n", code: 0, installed: done },
+            // as dnf 4.14's versionlock plugin lists its entries (name-epoch:version-release.*)
+            "versionlock-list": { out: "st2-0:3.8.1-1.*\nst2chatops-0:3.8.1-2.*\nst2-auth-ldap-0:3.8.1-1.*\n", code: 0 },
+        };
+        const r = run({ installed: AT_381, yum }, [`pm_upgrade st2-3.9.0-1 st2web-3.9.0-3`]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.calls.trim().split("\n"), [
+            "-y --disableplugin=versionlock update st2-3.9.0-1 st2web-3.9.0-3",
+            "-q versionlock list",
+            "-q -y versionlock delete st2-0:3.8.1-1.*",
+            "-q -y versionlock add st2",
+            "-q versionlock list",
+        ]);
+        assert.match(r.stdout, /versionlock: st2-0:3\.8\.1-1\.\* replaced by /);
+        const plain = run({ installed: AT_381, yum: { update: { out: "", code: 0, installed: done }, "versionlock-list": { out: "", code: 1 } } }, [`pm_upgrade st2-3.9.0-1`]);
+        assert.equal(plain.status, 0, plain.stderr);
+        assert.doesNotMatch(plain.calls, /versionlock (delete|add)/);
     });
 
     it("fails when yum exits 0 but a token is not installed (yum 3 skips an argument that matches nothing)", () => {
@@ -152,7 +177,7 @@ describe("yum strategy against recorded dnf 4.14", () => {
         const lines = [`install -d "$(dirname "$FAKE/state/x")"`, `echo st2-3.9.0-1.x86_64 >"$FAKE/state/yum-reinstall"`, `pm_repair`, `pm_repair`, `echo repaired`];
         const r = run({ installed: ["st2 3.9.0-1 x86_64"], yum: { reinstall } }, lines);
         assert.equal(r.status, 0, r.stderr);
-        assert.equal(r.calls, "-y reinstall st2-3.9.0-1.x86_64\n");
+        assert.equal(r.calls, "-y --disableplugin=versionlock reinstall st2-3.9.0-1.x86_64\n");
         assert.match(r.stdout, /\[st2-upgrade h\/s\] reinstalling st2-3\.9\.0-1\.x86_64: a scriptlet of theirs failed in an earlier run\n[^]*repaired\n$/);
         assert.equal(r.reinstall, "");
         const none = run({ installed: AT_381 }, [`pm_repair`]);
