@@ -165,7 +165,9 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         // so that a resumed run finds the host on its recorded path; removed (n) or config files
         // only (c) do not. (The steps' pm_installed counts only installed packages: they act on them.)
         `apt_state() { dpkg-query -W -f='\${db:Status-Abbrev} \${Version}\\n' "$1" 2>/dev/null | awk '$1 ~ /^.[iHUFWt]/ && NF >= 2 { print substr($1, 2, 1), $2 }' || true; }`,
-        `yum_state() { if rpm -q "$1" >/dev/null 2>&1; then rpm -q --qf 'i %{VERSION}-%{RELEASE}\\n' "$1" | tail -n 1; fi; }`,
+        // rpm lists every installed instance: two are what an interrupted transaction leaves (the
+        // newest counts, and the package is reported unfinished).
+        `yum_state() { if rpm -q "$1" >/dev/null 2>&1; then rpm -q --qf '%{VERSION}-%{RELEASE}\\n' "$1" | sort -V | awk '{ last = $0 } END { print (NR > 1 ? "U" : "i"), last }'; fi; }`,
         iniGet,
         mistralDbUrl,
         psql,

@@ -52,21 +52,104 @@ pm_repair() {
 }`,
 };
 
+/** Where the yum strategy remembers, across runs, packages whose scriptlets must run again. */
+export const YUM_REINSTALL_FILE = "/var/lib/st2-upgrade/yum-reinstall";
+
+/**
+ * RHEL/CentOS 7 (yum 3) and RHEL/Rocky 8 and 9 (dnf 4, which they also install as `yum`), run for
+ * real against dnf 4.14 and rpm 4.18 in the lab (tests/e2e/yum.test.ts). What real dnf and rpm do
+ * that these functions answer:
+ * - `yum list` shows an epoch as `1:` (StackStorm's st2 rpms had Epoch 1 from 2016 until 2020,
+ *   st2-packages 70717b2 and 6fba855), and a `name.arch` too long for its column is printed on a
+ *   line of its own, the rest of the row on the next.
+ * - `rpm -q` prints one line per installed instance: an interrupted transaction leaves two.
+ * - A failing %post does not fail the transaction: rpm keeps the new files, prints "%post(NEVRA)
+ *   scriptlet failed", and dnf exits 0 (measured: dnf 4.14); only a reinstall runs that scriptlet
+ *   again. So failed scriptlets of installed packages fail the step and are remembered
+ *   (YUM_REINSTALL_FILE) for `pm_repair` to reinstall on the next run. A failing %pre leaves the
+ *   package out, dnf exits 1 ("Transaction failed"), the rest of the transaction stays upgraded.
+ * - yum 3 exits 0 when an argument matches no package (dnf 4 exits 1): every token must be installed after.
+ * - A versionlock (dnf's plugin, yum's yum-plugin-versionlock) on a StackStorm package hides every
+ *   other version: resolving, downloading and upgrading bypass it (`--disableplugin=versionlock`:
+ *   this upgrade is the deliberate change a lock guards against), and after the upgrade the lock is
+ *   moved to the installed version, so the operator's lock still holds.
+ * - `makecache` keeps metadata younger than the repository's `metadata_expire` (dnf's default is 48
+ *   hours): a release published since would not be found, so the cache is expired first.
+ */
 const yum: PackageManagerStrategy = {
     name: "yum",
     cacheDir: "/var/cache",
     binary: "yum",
-    query: `pm_installed() { if rpm -q "$1" >/dev/null 2>&1; then rpm -q --qf '%{VERSION}-%{RELEASE}\\n' "$1" | tail -n 1; fi; }`,
+    query: `pm_installed() { if rpm -q "$1" >/dev/null 2>&1; then rpm -q --qf '%{VERSION}-%{RELEASE}\\n' "$1" | sort -V | tail -n 1; fi; }`,
     install: `pm_resolve() {
   local found
-  found=$(yum -q --showduplicates list available "$1" 2>/dev/null | awk -v pkg="$1" -v want="$2" 'index($1, pkg ".") == 1 && index($2, want "-") == 1 { print $2 }' | sort -V | tail -n 1)
+  found=$(yum -q --disableplugin=versionlock --showduplicates list available "$1" 2>/dev/null | awk -v pkg="$1" -v want="$2" '
+    NF == 1 && index($1, pkg ".") == 1 { held = $1; next }
+    held != "" { $0 = held " " $0; held = "" }
+    index($1, pkg ".") == 1 { v = $2; sub(/^[0-9]+:/, "", v); if (index(v, want "-") == 1) print v }' | sort -V | tail -n 1)
   [ -n "$found" ] || die "no $1 $2-* in the yum repositories (yum --showduplicates list $1): is the StackStorm $2 repository configured?"
   printf '%s-%s\\n' "$1" "$found"
 }
-pm_refresh() { yum -q -y makecache; }
-pm_fetch() { yum -q -y install --downloadonly "$@"; }
-pm_upgrade() { yum -y update "$@"; }
-pm_repair() { if command -v yum-complete-transaction >/dev/null; then yum-complete-transaction -y; fi; }`,
+pm_refresh() { yum -q -y clean expire-cache >/dev/null && yum -q -y makecache; }
+pm_fetch() { yum -q -y --disableplugin=versionlock install --downloadonly "$@"; }
+pm_locks() {
+  local entry name
+  yum -q versionlock list 2>/dev/null | while read -r entry; do
+    for name in "$@"; do
+      case "$entry" in "$name"-[0-9]* | [0-9]*:"$name"-[0-9]*) printf '%s\\n' "$entry" ;; esac
+    done
+  done
+}
+pm_move_locks() {
+  local names=() locks=() t lock
+  for t in "$@"; do names+=("\${t%-*-*}"); done
+  mapfile -t locks < <(pm_locks "\${names[@]}")
+  [ "\${#locks[@]}" -gt 0 ] || return 0
+  names=()
+  for lock in "\${locks[@]}"; do for t in "$@"; do case "$lock" in "\${t%-*-*}"-[0-9]* | [0-9]*:"\${t%-*-*}"-[0-9]*) names+=("\${t%-*-*}") ;; esac; done; done
+  yum -q -y versionlock delete "\${locks[@]}" >/dev/null
+  yum -q -y versionlock add "\${names[@]}" >/dev/null
+  echo "versionlock: \${locks[*]} replaced by $(pm_locks "\${names[@]}" | paste -sd ' ')"
+}
+pm_remember_failed_scriptlets() {
+  local nevra
+  sed -nE 's/.*%[a-z]+\\(([^)]+)\\) scriptlet failed.*/\\1/p' "$1" | sort -u | while read -r nevra; do
+    if rpm -q "$nevra" >/dev/null 2>&1; then
+      install -d -m 755 "$(dirname ${YUM_REINSTALL_FILE})"
+      printf '%s\\n' "$nevra" >>${YUM_REINSTALL_FILE}
+    fi
+  done
+}
+pm_upgrade() {
+  local out rc=0 t missing=""
+  out=$(mktemp)
+  yum -y --disableplugin=versionlock update "$@" 2>&1 | tee "$out" || rc=$?
+  pm_remember_failed_scriptlets "$out"
+  rm -f "$out"
+  [ "$rc" -eq 0 ] || return "$rc"
+  if [ -s ${YUM_REINSTALL_FILE} ]; then
+    echo "a package scriptlet failed (see above) though yum exited 0: the next run reinstalls $(sort -u ${YUM_REINSTALL_FILE} | paste -sd ' ') to run it again" >&2
+    return 1
+  fi
+  for t in "$@"; do rpm -q "$t" >/dev/null 2>&1 || missing+=" $t"; done
+  [ -z "$missing" ] || { echo "yum exited 0 but rpm has not got:$missing" >&2; return 1; }
+  pm_move_locks "$@"
+}
+pm_repair() {
+  local out rc=0
+  if command -v yum-complete-transaction >/dev/null; then yum-complete-transaction -y; fi
+  if [ -s ${YUM_REINSTALL_FILE} ]; then
+    mapfile -t again < <(sort -u ${YUM_REINSTALL_FILE})
+    log "reinstalling \${again[*]}: a scriptlet of theirs failed in an earlier run"
+    out=$(mktemp)
+    yum -y --disableplugin=versionlock reinstall "\${again[@]}" 2>&1 | tee "$out" || rc=$?
+    if [ "$rc" -ne 0 ]; then rm -f "$out"; die "reinstalling \${again[*]} failed (see above); the next run tries again"; fi
+    rm -f ${YUM_REINSTALL_FILE}
+    pm_remember_failed_scriptlets "$out"
+    rm -f "$out"
+    [ ! -s ${YUM_REINSTALL_FILE} ] || die "a scriptlet of \${again[*]} failed again (see above)"
+  fi
+}`,
 };
 
 export function packageManager(name: "apt" | "yum"): PackageManagerStrategy {

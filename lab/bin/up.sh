@@ -6,7 +6,8 @@
 #                      (SEED_KEYS, SEED_USER, SEED_PASSWORD, SEED_EDIT_CONF go to lab/double/seed.sh)
 #   --os OS            the OS new hosts claim in /etc/os-release (lab/lib/os.tsv: ubuntu:14.04 …
 #                      ubuntu:22.04, rocky:8, rocky:9; `debian` = the image's own); default with
-#                      --version: one that release supported (lab/double/os-defaults.tsv)
+#                      --version: one that release supported (lab/double/os-defaults.tsv).
+#                      rocky:*: the el image (rpm, dnf, `yum`) and the double's rpms via dnf
 #   --name-prefix P    host name prefix (default st2h)
 #   --enterprise       with --version: also the enterprise package (st2enterprise / bwc-enterprise)
 # Idempotent: hosts that are already up are left as they are. Writes $LAB_DIR/hosts.json.
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     --name-prefix) PREFIX=${2:?--name-prefix needs a prefix}; shift 2 ;;
     --name-prefix=*) PREFIX=${1#*=}; shift ;;
     --enterprise) export LAB_ENTERPRISE=1; shift ;;
-    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) lab_die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -63,12 +64,15 @@ if [ ! -s "$LAB_KEY" ]; then
   lab_log "made the lab key $LAB_KEY"
 fi
 
-# 2. The host image (built once per recipe).
-LOWER=$(bash "$LAB_REPO_ROOT/lab/bin/image.sh" | tail -1)
+# 2. The host image (built once per recipe); hosts of the RHEL family get its el flavor (rpm, dnf).
+FLAVOR=()
+if [ -n "$OS" ] && lab_os_is_el "$OS"; then FLAVOR=(--flavor el); fi
+LOWER=$(bash "$LAB_REPO_ROOT/lab/bin/image.sh" "${FLAVOR[@]}" | tail -1)
 [ -d "$LOWER/etc" ] || lab_die "image.sh gave no image root"
 
-# 3. The StackStorm double's apt repository.
+# 3. The StackStorm double's apt repository (and its rpm repository for RHEL-family hosts).
 lab_repo_ensure
+if [ -n "$OS" ] && lab_os_is_el "$OS"; then lab_rpm_repo_ensure "$(lab_os_el_major "$OS")"; fi
 
 # 4. Bridge and the repository's HTTP server on it.
 if ! ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then

@@ -32,10 +32,18 @@ def sh(*argv):
     return p.returncode, p.stdout
 
 
+# A RHEL-family lab host has the double as rpms (lab/double/build-rpm-repo.sh).
+RPM = sh('rpm', '-q', 'st2')[0] == 0 if os.path.exists('/usr/bin/rpm') else False
+
+
 def packages():
     out = {}
     for pkg in ('st2', 'st2web', 'st2chatops', 'st2mistral', 'bwc-enterprise', 'st2enterprise',
                 'rabbitmq-server'):
+        if RPM:
+            rc, s = sh('rpm', '-q', '--qf', '%{VERSION}-%{RELEASE}\n', pkg)
+            out[pkg] = s.split('\n')[0] if rc == 0 and s else None
+            continue
         rc, s = sh('dpkg-query', '-W', '-f=${Status}\t${Version}', pkg)
         if rc != 0 or not s or 'not-installed' in s or 'config-files' in s:
             out[pkg] = None
@@ -214,6 +222,12 @@ def running():
 
 
 def conffiles_modified():
+    if RPM:
+        # rpm -V: 5 in the digest column of a %config file (c) = modified since installed
+        rc, out = sh('rpm', '-V', '--nodeps', '--noscripts',
+                     'st2', 'st2web', 'st2chatops')
+        return sorted(l.split()[-1] for l in out.split('\n')
+                      if len(l.split()) >= 3 and l[2:3] == '5' and l.split()[1] == 'c')
     rc, out = sh('dpkg-query', '-W', '-f=${Conffiles}\n', 'st2', 'st2mistral', 'st2web',
                  'st2chatops')
     mod = []

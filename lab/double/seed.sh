@@ -21,11 +21,18 @@ cd /
 
 die() { echo "seed: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "run as root"
-installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]; }
-installed st2 || die "st2 is not installed"
-FULL=$(dpkg-query -W -f='${Version}' st2)
+if command -v rpm >/dev/null && rpm -q st2 >/dev/null 2>&1; then
+    # A RHEL-family lab host: the double came as rpms (lab/double/build-rpm-repo.sh).
+    installed() { rpm -q "$1" >/dev/null 2>&1; }
+    FULL=$(rpm -q --qf '%{VERSION}-%{RELEASE}' st2)
+    ge() { [[ $(printf '%s\n%s\n' "$1" "${FULL%-*}" | sort -V | head -n 1) == "$1" ]]; }
+else
+    installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]; }
+    installed st2 || die "st2 is not installed"
+    FULL=$(dpkg-query -W -f='${Version}' st2)
+    ge() { dpkg --compare-versions "$VERSION" ge "$1"; }
+fi
 VERSION=${FULL%-*}
-ge() { dpkg --compare-versions "$VERSION" ge "$1"; }
 log() { echo "seed: $*" >&2; }
 
 # --- credentials ---------------------------------------------------------------

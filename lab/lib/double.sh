@@ -41,6 +41,24 @@ lab_repo_ensure() {
   lab_log "apt repository built in $(lab_since "$t0") s: $(grep -c '^Package:' "$LAB_REPO/Packages" || true) packages"
 }
 
+# lab_rpm_repo_ensure MAJOR: $LAB_DIR/repo/el<MAJOR> holds the double's rpm repository (repodata/),
+# built by lab/double/build-rpm-repo.sh (which skips itself when its sources did not change).
+lab_rpm_repo_ensure() {
+  local out=$LAB_REPO/el$1 t0
+  [ "$1" = 8 ] || lab_log "the double has rpms for EL 8 only: el$1 hosts find no StackStorm package"
+  t0=$(lab_now)
+  bash "$LAB_DOUBLE_DIR/build-rpm-repo.sh" "$LAB_REPO/el8" >&2 || lab_die "lab/double/build-rpm-repo.sh failed"
+  [ -s "$LAB_REPO/el8/repodata/repomd.xml" ] || lab_die "lab/double/build-rpm-repo.sh made no repodata"
+  if [ "$1" = 8 ]; then lab_log "rpm repository ready in $(lab_since "$t0") s: $(find "$out" -name '*.rpm' | wc -l) packages"; fi
+}
+
+# lab_rpm_version PACKAGE VERSION: the rpm repository's newest VERSION-<release> of PACKAGE, from
+# the file names (NAME-VERSION-RELEASE.ARCH.rpm).
+lab_rpm_version() {
+  find "$LAB_REPO/el8" -maxdepth 1 -name "$1-$2-*.rpm" -printf '%f\n' 2>/dev/null \
+    | sed -E "s/^$1-(.*)\.[^.]+\.rpm\$/\1/" | grep -E "^$2-[^-]+\$" | sort -V | tail -1
+}
+
 lab_http_pid() { # PID of the running repository server, or nothing
   local pid
   pid=$(cat "$LAB_DIR/run/http.pid" 2>/dev/null || true)
@@ -84,9 +102,10 @@ LAB_DOUBLE_ENTERPRISE=(st2enterprise bwc-enterprise)
 # lab_double_install NAME VERSION: installs the double at VERSION on the host and seeds it, once.
 # SEED_KEYS, SEED_USER, SEED_PASSWORD, SEED_EDIT_CONF from the environment are passed to seed.sh.
 lab_double_install() {
-  local name=$1 version=$2 d installed pins=() p v t0 seed_env=() var
+  local name=$1 version=$2 d installed pins=() p v t0
   d=$(lab_host_dir "$name")
   [ -n "$version" ] || return 0
+  if [ -s "$d/os" ] && lab_os_is_el "$(cat "$d/os")"; then lab_double_install_rpm "$name" "$version"; return; fi
   if [ -z "$(lab_repo_version st2 "$version")" ]; then
     if [ ! -f "$LAB_DOUBLE_DIR/build-repo.sh" ]; then
       lab_log "$name: no StackStorm double yet (lab/double/build-repo.sh missing): host left without st2 $version"
@@ -120,14 +139,49 @@ lab_double_install() {
   fi
   lab_ssh "$name" "sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pins[*]}" \
     >"$d/double-install.log" 2>&1 || { tail -20 "$d/double-install.log" >&2; return 1; }
-  if [ -f "$LAB_DOUBLE_DIR/seed.sh" ]; then
-    for var in SEED_KEYS SEED_USER SEED_PASSWORD SEED_EDIT_CONF; do
-      if [ -n "${!var+x}" ]; then seed_env+=("$(printf '%s=%q' "$var" "${!var}")"); fi
-    done
-    # stdout: seed.sh's JSON summary
-    lab_ssh "$name" "sudo env ${seed_env[*]} bash -s" <"$LAB_DOUBLE_DIR/seed.sh" \
-      >"$d/seed.json" 2>>"$d/double-install.log" || { tail -20 "$d/double-install.log" >&2; return 1; }
-  fi
+  lab_double_seed "$name" || return 1
   echo "$version" > "$d/version"
   lab_log "$name: st2 $version installed and seeded in $(lab_since "$t0") s (${pins[*]})"
+}
+
+# lab_double_install_rpm NAME VERSION: lab_double_install on a RHEL-family host: the same packages,
+# from the rpm repository, with `yum install NAME-VERSION-RELEASE` (dnf), then seed.sh.
+lab_double_install_rpm() {
+  local name=$1 version=$2 d installed pins=() p v t0
+  d=$(lab_host_dir "$name")
+  if [ -z "$(lab_rpm_version st2 "$version")" ]; then
+    lab_log "$name: the double's rpm repository has no st2 $version (lab/double/build-rpm-repo.sh EL_VERSIONS)"
+    return 1
+  fi
+  if [ -s "$d/version" ]; then return 0; fi
+  # rpm -q prints "package st2 is not installed" on stdout: only ask for the version when it is
+  installed=$(lab_ssh "$name" "if rpm -q st2 >/dev/null 2>&1; then rpm -q --qf '%{VERSION}-%{RELEASE}' st2; fi" || true)
+  if [ -n "$installed" ]; then
+    echo "${installed%-*}" > "$d/version"
+    return 0
+  fi
+  t0=$(lab_now)
+  v=$(lab_rpm_version rabbitmq-server 3.8.9); if [ -n "$v" ]; then pins+=("rabbitmq-server-$v"); fi
+  for p in st2 st2web st2chatops; do
+    v=$(lab_rpm_version "$p" "$version")
+    if [ -n "$v" ]; then pins+=("$p-$v"); fi
+  done
+  lab_ssh "$name" "sudo yum -y -q install ${pins[*]}" \
+    >"$d/double-install.log" 2>&1 || { tail -20 "$d/double-install.log" >&2; return 1; }
+  lab_double_seed "$name" || return 1
+  echo "$version" > "$d/version"
+  lab_log "$name: st2 $version installed (rpm) and seeded in $(lab_since "$t0") s (${pins[*]})"
+}
+
+# lab_double_seed NAME: runs lab/double/seed.sh on the host (SEED_KEYS, SEED_USER, SEED_PASSWORD,
+# SEED_EDIT_CONF from the environment are passed on); its JSON summary goes to hosts/NAME/seed.json.
+lab_double_seed() {
+  local name=$1 d seed_env=() var
+  d=$(lab_host_dir "$name")
+  [ -f "$LAB_DOUBLE_DIR/seed.sh" ] || return 0
+  for var in SEED_KEYS SEED_USER SEED_PASSWORD SEED_EDIT_CONF; do
+    if [ -n "${!var+x}" ]; then seed_env+=("$(printf '%s=%q' "$var" "${!var}")"); fi
+  done
+  lab_ssh "$name" "sudo env ${seed_env[*]} bash -s" <"$LAB_DOUBLE_DIR/seed.sh" \
+    >"$d/seed.json" 2>>"$d/double-install.log" || { tail -20 "$d/double-install.log" >&2; return 1; }
 }

@@ -111,8 +111,21 @@ lab_host_up() {
   cp -p "$LAB_DIR/keys/hosts/$name"/etc/ssh/ssh_host_* "$r/etc/ssh/"
   step host-keys
   install -m 600 -o 1000 -g 1000 "$LAB_KEY.pub" "$r/home/$LAB_USER/.ssh/authorized_keys"
-  printf 'deb [trusted=yes] http://%s:%s/ ./\n' "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" > "$r/etc/apt/sources.list.d/st2.list"
   rm -f "$r/etc/apt/sources.list" "$r/etc/apt/sources.list.d/debian.sources"
+  if [ -n "$os" ] && lab_os_is_el "$os"; then
+    # A RHEL-family host (the image's el flavor): StackStorm comes from the double's rpm repository
+    # for this EL major, through dnf; apt has no source.
+    rm -f "$r/etc/apt/sources.list.d/st2.list"
+    lab_yum_repo_file "$(lab_os_el_major "$os")" > "$r/etc/yum.repos.d/st2-lab.repo"
+    lab_os_el_major "$os" > "$r/etc/dnf/vars/releasever"
+    # Debian's dnf-plugins-core enables plugins RHEL ships apart and a RHEL host does not have:
+    # `local` (its `_dnf_local` repository fails dnf.conf's gpgcheck) and `show-leaves`.
+    if [ -d "$r/etc/dnf/plugins" ]; then
+      printf '[main]\nenabled = false\n' | tee "$r/etc/dnf/plugins/local.conf" > "$r/etc/dnf/plugins/show-leaves.conf"
+    fi
+  else
+    printf 'deb [trusted=yes] http://%s:%s/ ./\n' "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" > "$r/etc/apt/sources.list.d/st2.list"
+  fi
 
   # Network: eth0 in the host's namespace, the other end on the bridge. No default route.
   ip netns add "$ns"
@@ -194,6 +207,25 @@ lab_ssh() {
 # lab_os_known KEY: true when lab/lib/os.tsv has KEY (e.g. ubuntu:18.04).
 lab_os_known() {
   awk -F'\t' -v k="$1" '!/^#/ && $1 == k { found = 1 } END { exit !found }' "$LAB_LIB/os.tsv"
+}
+
+# lab_os_is_el KEY: true when OS KEY is of the RHEL family (os.tsv's ID_LIKE names rhel).
+lab_os_is_el() {
+  awk -F'\t' -v k="$1" '!/^#/ && $1 == k && (" " $7 " ") ~ / rhel / { found = 1 } END { exit !found }' "$LAB_LIB/os.tsv"
+}
+
+# lab_os_el_major KEY: the EL major of OS KEY (rocky:8 -> 8), dnf's releasever.
+lab_os_el_major() {
+  awk -F'\t' -v k="$1" '!/^#/ && $1 == k { split($3, v, "."); print v[1] }' "$LAB_LIB/os.tsv"
+}
+
+# lab_yum_repo_file MAJOR: the dnf repository file of the double's rpms for EL MAJOR, served by the
+# lab's HTTP server (lab/double/build-rpm-repo.sh builds $LAB_DIR/repo/el<MAJOR>/). Like StackStorm's
+# own (st2-packages scripts/st2bootstrap-el8.sh repo_definition: baseurl per EL major, gpgcheck=0),
+# without the repository signature the lab cannot make.
+lab_yum_repo_file() {
+  printf '[st2-lab]\nname=StackStorm test double (st2-upgrade lab), EL %s\nbaseurl=http://%s:%s/el%s/\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=300\ntype=rpm-md\n' \
+    "$1" "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" "$1"
 }
 
 # lab_os_default VERSION: the OS lab/double/os-defaults.tsv gives the double at VERSION (or nothing).

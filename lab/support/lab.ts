@@ -38,6 +38,7 @@ export interface LabUpOptions {
   /**
    * The OS new hosts claim in /etc/os-release (lab/lib/os.tsv, e.g. "ubuntu:18.04"; "debian": the
    * image's own). Default with `version`: one that release supported (lab/double/os-defaults.tsv).
+   * "rocky:8": a RHEL-family host (the el image: rpm, dnf as `yum`), the double installed as rpms.
    */
   os?: string;
   /** Host name prefix (default "st2h"); give each test file its own to keep hosts apart. */

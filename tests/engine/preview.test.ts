@@ -94,8 +94,8 @@ describe("pulumi preview of the program", { timeout: 30 * 60_000 }, () => {
         assert.equal(String(input("st2-web1-mistral-db-3.0.1").create), "# [st2-upgrade web1/mistral-db-3.0.1] upgrade the Mistral database for 3.0.1 (host web1, 2.0.1 -> 3.8.1): the script is this step's stdin\nexec bash -s");
         assert.match(script("st2-web1-mistral-db-3.0.1"), /^# \[st2-upgrade web1\/mistral-db-3\.0\.1\] upgrade the Mistral database for 3\.0\.1 \(host web1, 2\.0\.1 -> 3\.8\.1\)\n/);
         assert.match(script("st2-web1-mistral-db-3.0.1"), /"\$MISTRAL_DB_MANAGE" --config-file "\$MISTRAL_CONF" upgrade head/);
-        assert.match(script("st2-web3-packages-3.8.1"), /yum -y update "\$@"/);
-        assert.match(script("st2-web1-packages-3.0.1"), /yum -y update "\$@"/);
+        assert.match(script("st2-web3-packages-3.8.1"), /yum -y --disableplugin=versionlock update "\$@"/);
+        assert.match(script("st2-web1-packages-3.0.1"), /yum -y --disableplugin=versionlock update "\$@"/);
         assert.deepEqual(input("st2-web2-verify").triggers, ["3.2.0", "3.8.1", "verify"]);
         // Crossing 3.7 on EL8 (Python 3.6 -> 3.8) recreates the packs' virtualenvs; on Ubuntu 18.04 not.
         assert.match(script("st2-web3-start"), /--register-recreate-virtualenvs/);

@@ -91,6 +91,21 @@ describe("the fact script", () => {
         assert.ok(Number.isInteger(f.freeMb.backup) && f.freeMb.backup! > 0, JSON.stringify(f.freeMb));
     });
 
+    it("reads a RHEL-family host's packages from rpm, the newest instance of each, two instances as unfinished", () => {
+        const dir = fakeHost({
+            "os-release": 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.10"\n',
+            // rpm -q [--qf FORMAT] NAME, as rpm 4.18 answers: st2 left twice by an interrupted transaction.
+            "bin/rpm": `#!/bin/bash\npkg=\${!#}\ncase "$pkg" in\n  st2) printf '%s\\n' 3.9.0-1 3.8.1-1 ;;\n  st2web) echo 3.9.0-3 ;;\n  *) echo "package $pkg is not installed"; exit 1 ;;\nesac\n`,
+        });
+        const r = runScript(dir);
+        assert.equal(r.code, 0, r.stderr);
+        const f = parseFacts(r.stdout);
+        assert.deepEqual(f.os, { id: "rocky", versionId: "8.10" });
+        assert.equal(f.packageManager, "yum");
+        assert.deepEqual(f.packages, { st2: "3.9.0-1", st2web: "3.9.0-3" });
+        assert.deepEqual(f.unfinished, ["st2"]);
+    });
+
     it("keeps its line under 4 KiB and valid JSON whatever the host prints", () => {
         const noise = `"\\\\${"x".repeat(5000)}`;
         const dir = fakeHost({
