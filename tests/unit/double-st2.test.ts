@@ -149,6 +149,31 @@ for (const [version, python] of VERSIONS) {
             }
         });
 
+        it("70: the [database] options the double's services know are the ones real st2 registers", () => {
+            // the recording's first line is its probe's own header; each row: name | type | default |
+            // deprecated names | deprecated for removal
+            const t = transcript(version, "70");
+            const py = "from st2double import common as c\nfor n, t, d, old, rm in c.database_options():\n" +
+                "    print(' | '.join([n, t, d, ', '.join('database.' + o for o in old) or '-', str(rm)]))";
+            const r = runDouble(install, `python3 -c ${shellQuote(`import sys; sys.path.insert(0, ${JSON.stringify(install)})\n${py}`)}`);
+            assert.equal(r.code, 0, r.stdout);
+            assert.equal(r.stdout, t.output.split("\n").slice(1).join("\n"), t.file);
+        });
+
+        it("70: a service warns about the [database] names the release deprecates, and reads the aliases", () => {
+            const conf = "[database]\nssl = True\nssl_ca_certs = /etc/ca.pem\nssl_keyfile = /etc/k.pem\nssl_certfile = /etc/c.pem\nhost = db\n";
+            const py = "from st2double import service\nservice.Service('st2api', '/var/log/st2.conf').check_config()";
+            const r = runDouble(install, `printf '%s' ${shellQuote(conf)} >/var/log/st2.conf && python3 -c ${shellQuote(`import sys; sys.path.insert(0, ${JSON.stringify(install)})\n${py}`)} && cat /var/log/st2/st2api.log 2>/dev/null | sed 's/^.* WARNING \\[-\\] //'`);
+            assert.equal(r.code, 0, r.stdout);
+            assert.equal(r.stdout, version === "3.8.1" ? "" : [
+                "Option [database] ssl_certfile is deprecated for removal: ignored, set tls_certificate_key_file",
+                "Option [database] ssl_keyfile is deprecated for removal: ignored, set tls_certificate_key_file",
+                "Option [database] ssl is deprecated: use tls",
+                "Option [database] ssl_ca_certs is deprecated: use tls_ca_file",
+                "",
+            ].join("\n"));
+        });
+
         it("44c, 44d, 45: action and pack listings of the recorded actions and packs, byte for byte", () => {
             const actions = tableRows(transcript(version, "44c").output, "pack")
                 .map((r, i) => ({ _id: String(i).padStart(24, "0"), ref: r.ref, pack: r.pack, name: r.ref.split(".")[1], description: r.description }));

@@ -126,6 +126,44 @@ def load_config(path=ST2_CONF):
     return cp
 
 
+# The [database] options st2 registers (name, type, default as repr, deprecated names, deprecated
+# for removal), as the 3.8.1 and 3.9.0 recordings list them (real-st2/<v>/70-database-options.txt;
+# st2 v3.8.1 and v3.9.0 st2common/st2common/config.py register_opts). 3.9 renames ssl -> tls and
+# ssl_ca_certs -> tls_ca_file (old names still read), keeps ssl_cert_reqs and ssl_match_hostname
+# as fallbacks and ssl_keyfile/ssl_certfile registered but unused (v3.9.0
+# st2common/st2common/models/db/__init__.py _get_tls_kwargs has no key or certificate file but
+# tls_certificate_key_file). Older releases are not recorded: None.
+_DB_COMMON = [
+    ('authentication_mechanism', 'String', 'None'), ('compressors', 'String', "''"),
+    ('connection_retry_backoff_max_s', 'Integer', '10'),
+    ('connection_retry_backoff_mul', 'Integer', '1'),
+    ('connection_retry_max_delay_m', 'Integer', '3'), ('connection_timeout', 'Integer', '3000'),
+    ('db_name', 'String', "'st2'"), ('host', 'String', "'127.0.0.1'"),
+    ('password', 'String', 'None'), ('port', 'Integer', '27017'),
+    ('username', 'String', 'None'), ('zlib_compression_level', 'Integer', "''"),
+]
+_DB_SSL = [('ssl_cert_reqs', 'String', 'None'), ('ssl_certfile', 'String', 'None'),
+           ('ssl_keyfile', 'String', 'None'), ('ssl_match_hostname', 'Boolean', 'True')]
+
+
+def database_options():
+    """[(name, type, default, deprecated names, deprecated for removal)] sorted by name."""
+    if not at_least('3.8'):
+        return None
+    if not at_least('3.9'):
+        rows = [o + ((), False) for o in _DB_COMMON + _DB_SSL +
+                [('ssl', 'Boolean', 'False'), ('ssl_ca_certs', 'String', 'None')]]
+    else:
+        rows = [o + ((), False) for o in _DB_COMMON] + [o + ((), True) for o in _DB_SSL] + [
+            ('tls', 'Boolean', 'False', ('ssl',), False),
+            ('tls_allow_invalid_certificates', 'Boolean', 'None', (), False),
+            ('tls_allow_invalid_hostnames', 'Boolean', 'None', (), False),
+            ('tls_ca_file', 'String', 'None', ('ssl_ca_certs',), False),
+            ('tls_certificate_key_file', 'String', 'None', (), False),
+            ('tls_certificate_key_file_password', 'String', 'None', (), False)]
+    return sorted(rows)
+
+
 def conf_get(cp, section, option, default=None):
     if cp.has_section(section) and cp.has_option(section, option):
         return cp.get(section, option)
