@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, parseConfig, parseSshSettings } from "./components/config";
 import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
+import { runError } from "./components/run-error";
 import { readStackConfig } from "./components/stack-config";
 
 function readKey(file: string): string {
@@ -23,7 +24,16 @@ function readKey(file: string): string {
     }
 }
 
+// Every error ends the run as a RunError: printed as it is, and at once (components/run-error.ts).
 export = async () => {
+    try {
+        return await program();
+    } catch (e) {
+        throw runError(e);
+    }
+};
+
+async function program() {
     const { upgrade: raw, rollover: rolloverRaw, aws: awsRaw } = await readStackConfig();
 
     // The AWS and roll-over modules (and @pulumi/aws, a large package to load and type-check) are
@@ -65,4 +75,4 @@ export = async () => {
         ...(cfg && fleet ? { targetVersion: cfg.targetVersion, batches: fleet.batches, hosts: fleet.report } : {}),
         ...(rollover?.report ? { rollover: rollover.report } : {}),
     };
-};
+}
