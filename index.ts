@@ -13,8 +13,9 @@ import { CONFIG_NAMESPACE, ConfigError, deprecationWarnings, parseConfig, parseS
 import { planHosts } from "./components/facts";
 import { StackStormFleet } from "./components/fleet";
 import { parseKnownHosts, pinHostKeys, pinVerdict, type KnownHosts } from "./components/hostkeys";
+import { runError } from "./components/run-error";
 import { readStackConfig } from "./components/stack-config";
-import { forOperator, plainPromiseTraces } from "./components/stack-traces";
+import { plainPromiseTraces } from "./components/stack-traces";
 
 plainPromiseTraces();
 
@@ -37,11 +38,12 @@ function readKnownHosts(file: string): KnownHosts {
     }
 }
 
+// Every error ends the run as a RunError: printed as it is, and at once (components/run-error.ts).
 export = async () => {
     try {
         return await program();
     } catch (e) {
-        throw forOperator(e);
+        throw runError(e);
     }
 };
 

@@ -12,12 +12,15 @@
  *   command line and environment travel through the engine (and debug logs), so the key would have to
  *   pass through them; here the key stays in this process and a 0600 file that is removed after;
  * - the same settings as the steps' `connection` (pulumi-command's Go SSH client): same user, port,
- *   key, `ssh.dialAttempts` as ConnectionAttempts and `ssh.dialTimeoutSeconds` as ConnectTimeout, no
- *   ssh_config of the operator (`-F /dev/null`: no ProxyJump or options the steps would not have),
+ *   key, no ssh_config of the operator (`-F /dev/null`: no ProxyJump or options the steps would not have),
  *   and the same host-key trust as the steps' `connection.hostKey`: a pinned key is the only one
  *   accepted (components/hostkeys.ts `sshHostKeyOptions`), and a host presenting another is refused
  *   here, before any step, naming both fingerprints; an unpinned host is not checked (as the provider
- *   without `hostKey`), so a host the steps can reach is a host the facts can read, and vice versa.
+ *   without `hostKey`), so a host the steps can reach is a host the facts can read, and vice versa;
+ * - but one dial of at most FACTS_DIAL_SECONDS (or `ssh.dialTimeoutSeconds` if shorter): the steps'
+ *   patience (`ssh.dialAttempts` dials of `ssh.dialTimeoutSeconds`, to ride out an sshd restart
+ *   during an upgrade) made a preview wait ConnectionAttempts x ConnectTimeout = 10 x 15 s on a host
+ *   that does not answer; a host that cannot be read before anything starts is reported at once.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -41,6 +44,17 @@ export const FACT_PACKAGES: readonly PackageName[] = PACKAGE_NAMES;
 
 /** Hosts read at once: each read is one ssh process; enough to read 500 hosts in well under a minute. */
 export const FACTS_CONCURRENCY = 16;
+/**
+ * Longest wait for one host's SSH answer (TCP connect and banner, OpenSSH's ConnectTimeout) when
+ * reading facts: a reachable sshd answers in well under a second; more only delays a failing preview.
+ */
+export const FACTS_DIAL_SECONDS = 5;
+
+/** The one dial a fact read makes: its timeout in seconds. */
+export function factsDialSeconds(ssh: Settings["ssh"]): number {
+    return Math.min(ssh.dialTimeoutSeconds, FACTS_DIAL_SECONDS);
+}
+
 /** Seconds the fact script may run on a host (`st2 --version` and `st2ctl status` start Python). */
 const FACTS_SCRIPT_SECONDS = 120;
 /** Longest stdout line the script may print (project rule: no output line over 4 KiB). */
@@ -211,14 +225,14 @@ function sshRun(target: FactTarget, keyFile: string, knownHostsFile: string, ssh
         ...sshArgs(
             target,
             keyFile,
-            ssh.dialTimeoutSeconds,
-            ["-o", `ConnectionAttempts=${ssh.dialAttempts}`, "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"],
+            factsDialSeconds(ssh),
+            ["-o", "ConnectionAttempts=1", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"],
             sshHostKeyOptions(target.hostKey, knownHostsFile),
         ),
         command,
     ];
-    // Beyond every dial attempt and the script's own limit, ssh is killed.
-    const limitMs = (ssh.dialAttempts * (ssh.dialTimeoutSeconds + 1) + FACTS_SCRIPT_SECONDS + 30) * 1000;
+    // Beyond the one dial and the script's own limit, ssh is killed.
+    const limitMs = (factsDialSeconds(ssh) + 1 + FACTS_SCRIPT_SECONDS + 30) * 1000;
     return runSsh(args, input, limitMs).catch((e: Error) => {
         throw new Error(`cannot run the OpenSSH client (ssh) to read host facts: ${e.message}; install openssh-client`);
     });
@@ -239,9 +253,10 @@ function readFailure(t: FactTarget, ssh: Settings["ssh"], r: SshRunResult): stri
     }
     if (r.code === 255) {
         return (
-            `${where}: unreachable: ssh failed after ${ssh.dialAttempts} attempt(s) of ${ssh.dialTimeoutSeconds} s (${said || "no message"}). ` +
+            `${where}: unreachable: ssh failed after 1 attempt(s) of ${factsDialSeconds(ssh)} s (${said || "no message"}). ` +
             `Check that ${t.address} is reachable from this machine, that sshd listens on port ${t.port}, and that the key ` +
-            `(${t.key}.sshPrivateKey or sshPrivateKey) is authorized for ${t.user}; ssh.dialAttempts and ssh.dialTimeoutSeconds set the patience`
+            `(${t.key}.sshPrivateKey or sshPrivateKey) is authorized for ${t.user}. Nothing was changed: the host facts are read ` +
+            `with one dial of at most ${FACTS_DIAL_SECONDS} s (ssh.dialTimeoutSeconds if shorter) before any step`
         );
     }
     return `${where}: the read-only fact script failed (exit ${r.code}): ${said || "no message"}`;

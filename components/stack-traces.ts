@@ -8,7 +8,7 @@
  * machine). Those traces are for the SDK's own leak report; the frames of every other error (ours,
  * the SDK's, a resource's registration site) keep their source-mapped form.
  *
- * A hang: source-map-support maps the SDK's frames to its TypeScript sources one folder up
+ * A hang (errors the program throws itself end as pulumi.RunError: run-error.ts): source-map-support maps the SDK's frames to its TypeScript sources one folder up
  * (`node_modules/@pulumi/resource.ts`), and Node 20's `util.inspect` (which the SDK's runner uses to
  * print an error the program throws) loops, growing a string to its limit, on a frame whose path
  * has no folder after the package name under `node_modules/` (seen on 20.20.2: every error thrown
@@ -48,17 +48,4 @@ export function plainPromiseTraces(): void {
     };
     wrapped.plainPromiseTraces = true;
     Error.prepareStackTrace = wrapped as typeof Error.prepareStackTrace;
-}
-
-/**
- * An error about the operator's input or hosts (ConfigError, FactsError: they list `problems`) is
- * printed by Pulumi as its stack and its own properties: the frames and the repeated problem list
- * are noise at 2 a.m. It keeps its message alone. Other errors (bugs) keep everything.
- */
-export function forOperator(e: unknown): unknown {
-    if (e instanceof Error && Array.isArray((e as { problems?: unknown }).problems)) {
-        Object.defineProperty(e, "stack", { value: `${e.name}: ${e.message}`, configurable: true, writable: true });
-        Object.defineProperty(e, "problems", { enumerable: false });
-    }
-    return e;
 }

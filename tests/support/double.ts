@@ -37,7 +37,7 @@ export interface Run {
  * Runs `command` (bash) with the double's bin (of `install`, if given) first on PATH, in new PID and mount namespaces where
  * one process per line of `processes` runs first, its command line exactly that text (perl's `$0`).
  */
-export function runDouble(install: string, command: string, processes: string[] = [], env: Record<string, string> = {}): Run {
+export function runDouble(install: string, command: string, processes: string[] = [], env: Record<string, string> = {}, timeoutMs = 60_000): Run {
     // each fake process renames itself, then leaves a mark, so the command never looks too early
     const starts = processes.map((p) => `perl -e '$0 = shift; open(my $f, ">", "/var/log/up.$$"); close($f); sleep 60' ${shellQuote(p)} &`).join("\n");
     const script = [
@@ -59,7 +59,7 @@ export function runDouble(install: string, command: string, processes: string[] 
         input: script,
         encoding: "utf8",
         env: { ...process.env, ...env },
-        timeout: 60_000,
+        timeout: timeoutMs,
     });
     if (r.error) throw r.error;
     if (r.status !== 0) throw new Error(`unshare failed (${r.status}): ${r.stderr}`);

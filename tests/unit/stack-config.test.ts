@@ -106,9 +106,10 @@ describe("reading the stack's config", () => {
 
     it("refuses a misspelt key of the stack before any resource exists", async () => {
         setStackConfig({ targetVersion: "3.9.0", hosts: HOSTS, sshPrivateKey: KEY, rolout: '{"batchSize":2}' }, ["sshPrivateKey"]);
+        // the program ends with a RunError carrying the ConfigError's message (components/run-error.ts)
         await assert.rejects(program(), (e: unknown) => {
-            assert.ok(e instanceof ConfigError);
-            assert.deepEqual(e.problems, ["st2-upgrade:rolout is not a known setting: did you mean st2-upgrade:rollout?"]);
+            assert.ok(pulumi.RunError.isInstance(e), String(e));
+            assert.equal(e.message, new ConfigError(["st2-upgrade:rolout is not a known setting: did you mean st2-upgrade:rollout?"]).message);
             return true;
         });
         assert.deepEqual(registered, []);

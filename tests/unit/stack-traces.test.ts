@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { inspect } from "node:util";
-import { forOperator, inspectLoopsOn, plainPromiseTraces, plainStack } from "../../components/stack-traces";
+import { inspectLoopsOn, plainPromiseTraces, plainStack } from "../../components/stack-traces";
 
 // A function named like the SDK's tracer, so its frames are the ones the wrapper recognises.
 function debuggablePromise(): string {
@@ -83,25 +83,5 @@ describe("plainPromiseTraces", () => {
         } finally {
             Error.prepareStackTrace = saved;
         }
-    });
-});
-
-describe("forOperator", () => {
-    it("leaves an input error its message alone, and a bug everything", () => {
-        class ConfigError extends Error {
-            constructor(readonly problems: string[]) {
-                super(`invalid configuration:\n  ${problems.join("\n  ")}`);
-                this.name = "ConfigError";
-            }
-        }
-        const input = forOperator(new ConfigError(["st2-upgrade:hosts[0].user is required"])) as ConfigError;
-        assert.equal(input.stack, "ConfigError: invalid configuration:\n  st2-upgrade:hosts[0].user is required");
-        assert.deepEqual(input.problems, ["st2-upgrade:hosts[0].user is required"]);
-        assert.equal(inspect(input), "[ConfigError: invalid configuration:\n  st2-upgrade:hosts[0].user is required]");
-        const bug = new TypeError("x is undefined");
-        const stack = bug.stack;
-        assert.equal(forOperator(bug), bug);
-        assert.equal(bug.stack, stack);
-        assert.equal(forOperator("thrown text"), "thrown text");
     });
 });

@@ -85,23 +85,27 @@ def auth_enabled():
     return v.strip().lower() in ('true', '1', 'yes')
 
 
+CONFIG_FILE = None    # st2 --config-file
+
+
 def cli_config():
     cp = configparser.ConfigParser(interpolation=None)
-    path = os.environ.get('ST2_CONFIG_FILE') or os.path.expanduser('~/.st2/config')
+    path = CONFIG_FILE or os.environ.get('ST2_CONFIG_FILE') or os.path.expanduser('~/.st2/config')
     cp.read(path)
     return cp
 
 
-def authenticate(path):
-    """The user a request runs as; raises the real client's 401 when nothing is given."""
-    tok = os.environ.get('ST2_AUTH_TOKEN')
+def authenticate(path, a=None):
+    """The user a request runs as; raises the real client's 401 when nothing is given. `-t` and
+    `--api-key` take precedence over ST2_AUTH_TOKEN and ST2_API_KEY (st2client resource.py)."""
+    tok = getattr(a, 'token', None) or os.environ.get('ST2_AUTH_TOKEN')
     if tok:
         for d in c.load('tokens'):
             if d['token'] == tok and d['expiry'] > time.time():
                 return d['user']
         raise CLIError('401 Client Error: Unauthorized\nMESSAGE: Unauthorized - Token with value'
                        ' "%s" not found for url: http://127.0.0.1:9101%s' % (tok, path))
-    key = os.environ.get('ST2_API_KEY')
+    key = getattr(a, 'api_key', None) or os.environ.get('ST2_API_KEY')
     if key and c.at_least('2.0'):
         h = hashlib.sha256(key.encode()).hexdigest()
         for d in c.load('apikeys'):
@@ -126,10 +130,10 @@ def authenticate(path):
                    'key required. for url: http://127.0.0.1:9101%s' % path)
 
 
-def call(path, method='GET'):
+def call(path, method='GET', a=None):
     if not c.service_running('st2api'):
         raise conn_refused('st2api', path)
-    user = authenticate(path)
+    user = authenticate(path, a)
     api(path, user, method)
     return user
 
@@ -172,12 +176,12 @@ def _wrap(text, width):
     return textwrap.wrap(text, width) or ['']
 
 
-def table(rows, cols):
+def table(rows, cols, limits=None):
     """st2client's MultiColumnTable on PrettyTable (st2 v3.0.1 … v3.9.0
     st2client/formatters/table.py): each column at most floor(columns / number of columns) wide
     (an `id` first column never wraps), longer values wrapped onto more lines, left-aligned."""
     cells = [[fmt(r.get(col)) for col in cols] for r in rows]
-    if c.at_least('3.0'):
+    if limits is None and c.at_least('3.0'):
         total = terminal_columns()
         if cols[0] == 'id':
             first = max([26] + [len(x[0]) for x in cells])
@@ -185,7 +189,7 @@ def table(rows, cols):
         else:
             first = width = total // len(cols)
         limits = [first] + [24 if col == 'status' else width for col in cols[1:]]
-    else:
+    elif limits is None:
         limits = [10 ** 6] * len(cols)
     wrapped = [[_wrap(v, lim) for v, lim in zip(x, limits)] for x in cells]
     # PrettyTable sizes a column by its longest unwrapped value, capped at the limit
@@ -202,7 +206,10 @@ def table(rows, cols):
 
 
 def prop_table(obj, attrs):
-    table([{'Property': a, 'Value': obj.get(a)} for a in attrs if a in obj], ['Property', 'Value'])
+    """st2client's PropertyValueTable: Property at most 20 wide, Value at most 60, at every tag
+    from v1.4.0 to v3.9.0 (st2client/formatters/table.py; 30-seed-keys.txt shows the wrap)."""
+    table([{'Property': a, 'Value': obj.get(a)} for a in attrs if a in obj], ['Property', 'Value'],
+          [20, 60])
 
 
 def dump_json(obj):
@@ -229,13 +236,15 @@ def yamlish(obj, indent=0):
 
 def limit_arg(p, always=False):
     if always or c.at_least('2.4'):
-        p.add_argument('-n', '--last', '--limit', type=int, default=50, dest='limit',
-                       help='List N most recent (default 50; -1 for all).')
+        p.add_argument('-n', '--last', type=int, default=50, dest='limit', metavar='LAST',
+                       help='List N most recent key value pairs. Use -n -1 to fetch the full '
+                            'result set.')
 
 
 def scope_arg(p, default):
     if kv.era() != 'v14':
-        p.add_argument('-s', '--scope', default=default, dest='scope')
+        p.add_argument('-s', '--scope', default=default, dest='scope',
+                       help='Scope item is under. Example: "user".')
 
 
 def key_list(a):
@@ -244,7 +253,7 @@ def key_list(a):
     followed by the user's keys, limited again (st2 v3.0.1 and v3.9.0
     st2api/st2api/controllers/v1/keyvalue.py get_all), with no "only first" note (no total count);
     -j/-y print the list reversed (st2client/commands/keyvalue.py run_and_print, from v2.2.0)."""
-    user = call('/v1/keys')
+    user = call('/v1/keys', a=a)
     docs = kv.live_docs()
     scope = getattr(a, 'scope', None)
     limit = getattr(a, 'limit', None)
@@ -255,6 +264,8 @@ def key_list(a):
     if kv.era() != 'v14':
         if scope not in kv.cli_scopes():
             raise CLIError('400 Client Error: Bad Request\nMESSAGE: Invalid scope: %s' % scope)
+        # -u: an admin lists another user's keys (st2 v3.9.0 st2client/commands/keyvalue.py)
+        user = getattr(a, 'user', None) or user
         mine = [d for d in docs if d['scope'] == kv.user_scope() and d.get('user') == user]
         system = [d for d in docs if d['scope'] == kv.system_scope()]
         if scope == 'all' and c.at_least('3.0'):
@@ -293,7 +304,7 @@ def _get_doc(name, scope, user):
 
 
 def key_get(a):
-    user = call('/v1/keys/%s' % a.name)
+    user = call('/v1/keys/%s' % a.name, a=a)
     d = _get_doc(a.name, getattr(a, 'scope', None), user)
     if d is None:
         # resource.py print_not_found, then the shell's error (38d-key-get-missing.txt)
@@ -325,7 +336,7 @@ def _store(name, value, scope, user, secret=False, encrypted_value=None, ttl=Non
 
 
 def key_set(a):
-    user = call('/v1/keys/%s' % a.name, 'PUT')
+    user = call('/v1/keys/%s' % a.name, 'PUT', a)
     scope = getattr(a, 'scope', None)
     target_user = getattr(a, 'user', None) or user
     try:
@@ -340,11 +351,15 @@ def key_set(a):
     if a.json:
         dump_json(view)
     else:
-        prop_table(view, ['name', 'value', 'secret', 'encrypted', 'scope', 'expire_timestamp'])
+        # KeyValuePairSetCommand.display_attributes: `scope` from v3.0.0, never secret/encrypted
+        # (st2 v2.6.0, v3.0.0, v3.9.0 st2client/commands/keyvalue.py; 30-seed-keys.txt)
+        prop_table(dict(view, expire_timestamp=view.get('expire_timestamp') or ''),
+                   ['name', 'value'] + (['scope'] if c.at_least('3.0') else []) +
+                   ['expire_timestamp'])
 
 
 def key_delete(a):
-    user = call('/v1/keys/%s' % a.name, 'DELETE')
+    user = call('/v1/keys/%s' % a.name, 'DELETE', a)
     with c.db_lock():
         d = _get_doc(a.name, getattr(a, 'scope', None), getattr(a, 'user', None) or user)
         if d is None:
@@ -411,7 +426,7 @@ def key_load(a):
             items = parse_yaml_records(text)
     if isinstance(items, dict):
         items = [items]
-    user = call('/v1/keys', 'PUT')
+    user = call('/v1/keys', 'PUT', a)
     out = []
     for item in items:
         name, value = item['name'], item['value']
@@ -569,7 +584,7 @@ def execution_view(d):
 
 
 def execution_list(a):
-    call('/v1/executions')
+    call('/v1/executions', a=a)
     docs = c.load('executions')
     docs.sort(key=lambda d: d.get('start_timestamp', ''), reverse=True)
     limit = getattr(a, 'limit', None)
@@ -587,7 +602,7 @@ def execution_list(a):
 
 
 def execution_get(a):
-    call('/v1/executions/%s' % a.id)
+    call('/v1/executions/%s' % a.id, a=a)
     d = executions.find(a.id)
     if d is None:
         raise CLIError('Execution "%s" is not found.' % a.id)
@@ -600,7 +615,7 @@ def execution_get(a):
 # --------------------------------------------------------------------------- packs, actions
 
 def pack_list(a):
-    call('/v1/packs')
+    call('/v1/packs', a=a)
     rows = sorted(c.load('packs'), key=lambda d: d.get('ref', d.get('name')))
     rows = [{k: d.get(k) for k in ('ref', 'name', 'description', 'version', 'author')
              if d.get(k) is not None} for d in rows]
@@ -616,7 +631,7 @@ def pack_install(a):
 
 
 def action_list(a):
-    call('/v1/actions')
+    call('/v1/actions', a=a)
     rows = sorted(c.load('actions'), key=lambda d: d['ref'])
     if a.pack:
         rows = [r for r in rows if r['pack'] == a.pack]
@@ -647,7 +662,7 @@ def cmd_auth(a):
 
 
 def apikey_create(a):
-    user = call('/v1/apikeys', 'POST')
+    user = call('/v1/apikeys', 'POST', a)
     key = secrets.token_urlsafe(32)
     with c.db_lock():
         docs = c.load('apikeys')
@@ -665,93 +680,171 @@ def version_string():
     return 'st2 %s' % c.VERSION
 
 
+# The client's commands in the order of its usage line (st2 v3.9.0 st2client/st2client/shell.py;
+# the 3.8.1 and 3.9.0 transcripts 44-*); the double imitates the ones in IMITATED and accepts the
+# others' names only to fail clearly. Older clients had fewer commands: they list the imitated ones.
+COMMANDS = ['run', 'action', 'action-alias', 'auth', 'login', 'whoami', 'apikey', 'execution',
+            'inquiry', 'key', 'pack', 'policy', 'policy-type', 'rule', 'webhook', 'timer',
+            'runner', 'sensor', 'trace', 'trigger', 'trigger-instance', 'rule-enforcement',
+            'workflow', 'service-registry', 'role', 'role-assignment']
+IMITATED = ('run', 'action', 'auth', 'apikey', 'execution', 'key', 'pack')
+# What the 3.8.1 and 3.9.0 clients print for these options (st2 v3.9.0 st2client/st2client/shell.py,
+# commands/resource.py, commands/keyvalue.py; transcripts 38b, 44b, 60): the help text is compared
+# byte for byte with the transcripts.
+HELP = {
+    'token': 'Access token for user authentication. Get ST2_AUTH_TOKEN from the environment '
+             'variables by default.',
+    'api_key': 'Api Key for user authentication. Get ST2_API_KEY from the environment variables '
+               'by default.',
+    'json': 'Print output in JSON format.',
+    'yaml': 'Print output in YAML format.',
+    'attr': 'List of attributes to include in the output. "all" will return all attributes.',
+    'width': 'Set the width of columns in output.',
+    'pack': 'Only return resources belonging to the provided pack',
+    'prefix': 'Only return values with names starting with the provided prefix.',
+    'decrypt': 'Decrypt secrets and displays plain text.',
+    'user': 'User for user scoped items (admin only).',
+    'file': 'JSON/YAML file containing the key value pairs(s) to load',
+    'convert': 'Convert non-string types (hash, array, boolean, int, float) to a JSON string '
+               'before loading it into the datastore.',
+}
+
+
+def not_imitated(a):
+    raise CLIError('st2 %s is not imitated by the StackStorm test double' % a.cmd)
+
+
+def auth_args(q):
+    """Every API command's credentials options (st2client ResourceCommand)."""
+    q.add_argument('-t', '--token', help=HELP['token'])
+    if c.at_least('2.0'):     # API keys arrive in 2.0
+        q.add_argument('--api-key', help=HELP['api_key'])
+
+
+def out_args(q):
+    q.add_argument('-j', '--json', action='store_true', help=HELP['json'])
+    q.add_argument('-y', '--yaml', action='store_true', help=HELP['yaml'])
+
+
+def list_args(q):
+    """ResourceListCommand's display options (accepted; the double prints its fixed columns)."""
+    q.add_argument('-a', '--attr', nargs='+', help=HELP['attr'])
+    q.add_argument('-w', '--width', nargs='+', type=int, help=HELP['width'])
+
+
 def build_parser():
     p = ArgParser(prog='st2', description='CLI for StackStorm event-driven automation platform.')
     p.add_argument('--version', action='store_true')
+    if c.at_least('3.8'):
+        # the global options of the recorded clients: accepted; the double's API is local
+        for opt, metavar in (('--url', 'BASE_URL'), ('--auth-url', 'AUTH_URL'),
+                             ('--api-url', 'API_URL'), ('--stream-url', 'STREAM_URL'),
+                             ('--api-version', 'API_VERSION'), ('--cacert', 'CACERT'),
+                             ('--basic-auth', 'BASIC_AUTH'), ('--config-file', 'CONFIG_FILE')):
+            p.add_argument(opt, metavar=metavar)
+        p.add_argument('--print-config', action='store_true')
+        p.add_argument('--skip-config', action='store_true')
     p.add_argument('--debug', action='store_true')
     sub = p.add_subparsers(dest='cmd')
+    parsers = {}
+    for name in COMMANDS:
+        if name in IMITATED and (name != 'apikey' or c.at_least('2.0')):
+            parsers[name] = sub.add_parser(name)
+        elif c.at_least('3.8'):
+            sub.add_parser(name).set_defaults(fn=not_imitated)
 
-    def out_args(q):
-        q.add_argument('-j', '--json', action='store_true')
-        q.add_argument('-y', '--yaml', action='store_true')
-
-    k = sub.add_parser('key').add_subparsers(dest='sub')
-    q = k.add_parser('list')
+    k = parsers['key'].add_subparsers(dest='sub')
+    q = k.add_parser('list', description='Get the list of the 50 most recent key value pairs.')
+    auth_args(q)
     out_args(q)
-    q.add_argument('--prefix')
-    limit_arg(q)
+    list_args(q)
+    q.add_argument('--prefix', help=HELP['prefix'])
     if kv.era() != 'v14':
-        scope_arg(q, 'all' if c.at_least('2.9') else 'system')
         if c.at_least('3.0'):
-            q.add_argument('-d', '--decrypt', action='store_true')
+            q.add_argument('-d', '--decrypt', action='store_true', help=HELP['decrypt'])
         else:
-            q.add_argument('--decrypt', action='store_true')
+            q.add_argument('--decrypt', action='store_true', help=HELP['decrypt'])
+        scope_arg(q, 'all' if c.at_least('2.9') else 'system')
+        q.add_argument('-u', '--user', default=None, help=HELP['user'])
+    limit_arg(q)
     q.set_defaults(fn=key_list)
     q = k.add_parser('get')
     q.add_argument('name')
+    auth_args(q)
     out_args(q)
     scope_arg(q, 'system')
     if kv.era() != 'v14':
-        q.add_argument('-d', '--decrypt', action='store_true')
+        q.add_argument('-d', '--decrypt', action='store_true', help=HELP['decrypt'])
     q.set_defaults(fn=key_get)
     q = k.add_parser('set')
     q.add_argument('name')
     q.add_argument('value')
+    auth_args(q)
     out_args(q)
     q.add_argument('-l', '--ttl', type=int, default=None)
     if kv.era() != 'v14':
         q.add_argument('-e', '--encrypt', dest='secret', action='store_true')
         scope_arg(q, 'system')
-        q.add_argument('-u', '--user', default=None)
+        q.add_argument('-u', '--user', default=None, help=HELP['user'])
     q.set_defaults(fn=key_set)
     q = k.add_parser('delete')
     q.add_argument('name')
+    auth_args(q)
     scope_arg(q, 'system')
     if kv.era() != 'v14':
-        q.add_argument('-u', '--user', default=None)
+        q.add_argument('-u', '--user', default=None, help=HELP['user'])
     q.set_defaults(fn=key_delete)
-    q = k.add_parser('load')
-    q.add_argument('file')
+    q = k.add_parser('load', description='Load a list of key value pairs from file.')
+    q.add_argument('file', help=HELP['file'])
+    auth_args(q)
     out_args(q)
     if c.at_least('2.6'):
-        q.add_argument('-c', '--convert', action='store_true')
+        q.add_argument('-c', '--convert', action='store_true', help=HELP['convert'])
     q.set_defaults(fn=key_load, convert=False)
 
-    q = sub.add_parser('run')
+    q = parsers['run']
     q.add_argument('ref')
     # nargs='*' as st2client's ActionRunCommand: options go before the ref, and
     # `st2 run core.local -j -- date -R` fails like the real one (43b transcript)
     q.add_argument('params', nargs='*')
+    auth_args(q)
     out_args(q)
     q.add_argument('-a', '--async', dest='async_', action='store_true')
     q.set_defaults(fn=cmd_run)
 
-    e = sub.add_parser('execution').add_subparsers(dest='sub')
+    e = parsers['execution'].add_subparsers(dest='sub')
     q = e.add_parser('list')
+    auth_args(q)
     out_args(q)
     limit_arg(q, always=True)    # `st2 execution list -n` predates the key list limit
     q.set_defaults(fn=execution_list)
     q = e.add_parser('get')
     q.add_argument('id')
+    auth_args(q)
     out_args(q)
     q.set_defaults(fn=execution_get)
 
-    pk = sub.add_parser('pack').add_subparsers(dest='sub')
+    pk = parsers['pack'].add_subparsers(dest='sub')
     q = pk.add_parser('list')
+    auth_args(q)
     out_args(q)
+    list_args(q)
     q.set_defaults(fn=pack_list)
     if c.at_least('2.1'):
         q = pk.add_parser('install')
         q.add_argument('packs', nargs='+')
+        auth_args(q)
         q.set_defaults(fn=pack_install)
 
-    ac = sub.add_parser('action').add_subparsers(dest='sub')
-    q = ac.add_parser('list')
+    ac = parsers['action'].add_subparsers(dest='sub')
+    q = ac.add_parser('list', description='Get the list of actions.')
+    auth_args(q)
     out_args(q)
-    q.add_argument('-p', '--pack')
+    list_args(q)
+    q.add_argument('-p', '--pack', help=HELP['pack'])
     q.set_defaults(fn=action_list)
 
-    q = sub.add_parser('auth')
+    q = parsers['auth']
     q.add_argument('username')
     q.add_argument('-p', '--password')
     q.add_argument('-t', '--only-token', action='store_true')
@@ -759,8 +852,9 @@ def build_parser():
     q.set_defaults(fn=cmd_auth)
 
     if c.at_least('2.0'):
-        ak = sub.add_parser('apikey').add_subparsers(dest='sub')
+        ak = parsers['apikey'].add_subparsers(dest='sub')
         q = ak.add_parser('create')
+        auth_args(q)
         q.add_argument('-k', '--only-key', action='store_true')
         q.set_defaults(fn=apikey_create)
     return p
@@ -772,6 +866,11 @@ def main(argv=None):
     p = build_parser()
     # `st2 run ACTION -- CMD` must keep everything after the action ref verbatim
     a = p.parse_args(argv)
+    global CONFIG_FILE
+    CONFIG_FILE = getattr(a, 'config_file', None)
+    if getattr(a, 'print_config', False):
+        print('ERROR: st2 --print-config is not imitated by the StackStorm test double\n')
+        return 1
     if a.version:
         # Python 2's argparse printed --version on stderr, Python 3's on stdout.
         stream = sys.stderr if c.py2() else sys.stdout

@@ -23,7 +23,6 @@ def _read_build_info():
 
 BUILD = _read_build_info()
 VERSION = BUILD['version']          # e.g. "2.2.0"
-PYTHON = BUILD['python']            # the Python the real package ran on, e.g. "2.7.12"
 
 
 def vtuple(v):
@@ -31,6 +30,62 @@ def vtuple(v):
 
 
 V = vtuple(VERSION)
+
+# The Python a packaged st2 runs on, per release line and distribution: a copy of
+# components/catalog/python.ts (facts from StackStorm/st2-packages, cited there; compared by
+# tests/unit/double-python.test.ts). (first line, last line, distributions, MAJOR.MINOR)
+PACKAGED_PYTHON = [
+    ((1, 4), (3, 3), ('ubuntu-14.04', 'ubuntu-16.04'), '2.7'),
+    ((2, 10), (3, 3), ('ubuntu-18.04',), '3.6'),
+    ((3, 4), (3, 4), ('ubuntu-16.04', 'ubuntu-18.04'), '3.6'),
+    ((3, 5), (3, 8), ('ubuntu-18.04',), '3.6'),
+    ((3, 5), (3, 9), ('ubuntu-20.04',), '3.8'),
+    ((3, 9), (3, 9), ('ubuntu-22.04',), '3.10'),
+    ((1, 4), (3, 3), ('el6', 'el7'), '2.7'),
+    ((3, 4), (3, 8), ('el7',), '3.6'),
+    ((3, 2), (3, 6), ('el8',), '3.6'),
+    ((3, 7), (3, 9), ('el8',), '3.8'),
+    ((3, 9), (3, 9), ('el9',), '3.9'),
+]
+# The patch release of that Python in each Ubuntu release's final updates (Ubuntu's archive:
+# trusty python2.7 2.7.6, xenial python2.7 2.7.12, bionic python3.6 3.6.9, focal python3.8
+# 3.8.10, jammy python3.10 3.10.12): what `st2 --version` prints there.
+DISTRO_PYTHON = {('ubuntu-14.04', '2.7'): '2.7.6', ('ubuntu-16.04', '2.7'): '2.7.12',
+                 ('ubuntu-18.04', '3.6'): '3.6.9', ('ubuntu-20.04', '3.8'): '3.8.10',
+                 ('ubuntu-22.04', '3.10'): '3.10.12'}
+EL_IDS = ('rhel', 'centos', 'rocky', 'almalinux')
+
+
+def host_os(path='/etc/os-release'):
+    """`ubuntu-22.04`, `el8`, ... from os-release; None for another distribution."""
+    try:
+        with open(path) as f:
+            rel = dict(line.rstrip('\n').split('=', 1) for line in f if '=' in line)
+    except OSError:
+        return None
+    os_id, ver = rel.get('ID', '').strip('"'), rel.get('VERSION_ID', '').strip('"')
+    if os_id == 'ubuntu':
+        return 'ubuntu-%s' % ver
+    if os_id in EL_IDS and ver:
+        return 'el%s' % ver.split('.')[0]
+    return None
+
+
+def packaged_python():
+    """The Python this release's package runs on on this host's distribution; the package's own
+    claim (BUILD_INFO.json) where the distribution is not one the release was packaged for, or
+    where the patch release is not known (then only if MAJOR.MINOR agree)."""
+    dist = host_os()
+    line = V[:2]
+    for first, last, dists, mm in PACKAGED_PYTHON:
+        if first <= line <= last and dist in dists:
+            if (dist, mm) in DISTRO_PYTHON:
+                return DISTRO_PYTHON[(dist, mm)]
+            return BUILD['python'] if BUILD['python'].startswith(mm + '.') else mm
+    return BUILD['python']
+
+
+PYTHON = packaged_python()          # the Python the real package ran on, e.g. "2.7.12"
 
 
 def at_least(v):
@@ -124,6 +179,44 @@ def load_config(path=ST2_CONF):
     if path and os.path.exists(path):
         cp.read(path)
     return cp
+
+
+# The [database] options st2 registers (name, type, default as repr, deprecated names, deprecated
+# for removal), as the 3.8.1 and 3.9.0 recordings list them (real-st2/<v>/70-database-options.txt;
+# st2 v3.8.1 and v3.9.0 st2common/st2common/config.py register_opts). 3.9 renames ssl -> tls and
+# ssl_ca_certs -> tls_ca_file (old names still read), keeps ssl_cert_reqs and ssl_match_hostname
+# as fallbacks and ssl_keyfile/ssl_certfile registered but unused (v3.9.0
+# st2common/st2common/models/db/__init__.py _get_tls_kwargs has no key or certificate file but
+# tls_certificate_key_file). Older releases are not recorded: None.
+_DB_COMMON = [
+    ('authentication_mechanism', 'String', 'None'), ('compressors', 'String', "''"),
+    ('connection_retry_backoff_max_s', 'Integer', '10'),
+    ('connection_retry_backoff_mul', 'Integer', '1'),
+    ('connection_retry_max_delay_m', 'Integer', '3'), ('connection_timeout', 'Integer', '3000'),
+    ('db_name', 'String', "'st2'"), ('host', 'String', "'127.0.0.1'"),
+    ('password', 'String', 'None'), ('port', 'Integer', '27017'),
+    ('username', 'String', 'None'), ('zlib_compression_level', 'Integer', "''"),
+]
+_DB_SSL = [('ssl_cert_reqs', 'String', 'None'), ('ssl_certfile', 'String', 'None'),
+           ('ssl_keyfile', 'String', 'None'), ('ssl_match_hostname', 'Boolean', 'True')]
+
+
+def database_options():
+    """[(name, type, default, deprecated names, deprecated for removal)] sorted by name."""
+    if not at_least('3.8'):
+        return None
+    if not at_least('3.9'):
+        rows = [o + ((), False) for o in _DB_COMMON + _DB_SSL +
+                [('ssl', 'Boolean', 'False'), ('ssl_ca_certs', 'String', 'None')]]
+    else:
+        rows = [o + ((), False) for o in _DB_COMMON] + [o + ((), True) for o in _DB_SSL] + [
+            ('tls', 'Boolean', 'False', ('ssl',), False),
+            ('tls_allow_invalid_certificates', 'Boolean', 'None', (), False),
+            ('tls_allow_invalid_hostnames', 'Boolean', 'None', (), False),
+            ('tls_ca_file', 'String', 'None', ('ssl_ca_certs',), False),
+            ('tls_certificate_key_file', 'String', 'None', (), False),
+            ('tls_certificate_key_file_password', 'String', 'None', (), False)]
+    return sorted(rows)
 
 
 def conf_get(cp, section, option, default=None):

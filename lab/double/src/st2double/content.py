@@ -95,6 +95,7 @@ def register_pack(path):
             continue
         aref = '%s.%s' % (ref, a['name'])
         adoc = {'_id': c.new_id(), 'name': a['name'], 'pack': ref, 'ref': aref,
+                'description': a.get('description', ''),
                 'runner_type': {'name': a['runner_type']} if not c.at_least('2.1')
                 else a['runner_type'],
                 'entry_point': a.get('entry_point', ''),

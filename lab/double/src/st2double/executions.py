@@ -166,13 +166,16 @@ def execute(doc):
             if venv is None:
                 return 'failed', {'error': 'Virtual environment for pack "%s" does not exist '
                                            '(%s/%s)' % (pack, c.VENV_DIR, pack)}
-            if venv.split('.')[0] != c.PYTHON.split('.')[0]:
+            # a virtualenv runs the Python it was built with, which cannot import st2's libraries
+            # of another MAJOR.MINOR: 3.4 (Python 2 -> 3) and 3.7 on EL8 (3.6 -> 3.8) re-create them
+            if venv.split('.')[:2] != c.PYTHON.split('.')[:2]:
                 return 'failed', {'result': None, 'exit_code': 1, 'stdout': '',
                                   'stderr': 'Traceback (most recent call last):\n  File '
                                   '"/opt/stackstorm/st2/lib/python%s/site-packages/'
                                   'python_runner/python_action_wrapper.py"\nImportError: '
                                   'virtualenv %s/%s was built for Python %s, st2 runs Python %s'
-                                  % (c.PYTHON[:3], c.VENV_DIR, pack, venv, c.PYTHON)}
+                                  % ('.'.join(c.PYTHON.split('.')[:2]), c.VENV_DIR, pack, venv,
+                                     c.PYTHON)}
             r = _shell(['python3', entry], cwd=os.path.dirname(entry),
                        extra_env={'ST2_ACTION_PARAMETERS': json.dumps(params)})
             return ('succeeded' if r['succeeded'] else 'failed'), {

@@ -56,12 +56,19 @@ class Service:
             if not os.path.isfile(path):
                 self.fail("Failed to set up logging: [Errno 2] No such file or directory: '%s' "
                           "(is [%s] logging set in %s?)" % (path, section, self.config_file))
-        if c.at_least('3.9'):
-            for opt in ('ssl', 'ssl_keyfile', 'ssl_certfile', 'ssl_cert_reqs', 'ssl_ca_certs',
-                        'ssl_match_hostname'):
-                if c.conf_get(cp, 'database', opt) is not None:
-                    c.service_log(self.name, 'Option [database] %s is no longer supported and '
-                                             'is ignored: use tls* options' % opt, 'WARNING')
+        for name, _, _, old_names, removal in c.database_options() or []:
+            # oslo.config warns when a deprecated name or an option marked for removal is set;
+            # 3.9 reads `ssl`/`ssl_ca_certs` as `tls`/`tls_ca_file`, and never uses the key and
+            # certificate files (common.database_options)
+            for old in old_names:
+                if c.conf_get(cp, 'database', old) is not None:
+                    c.service_log(self.name, 'Option [database] %s is deprecated: use %s'
+                                  % (old, name), 'WARNING')
+            if removal and c.conf_get(cp, 'database', name) is not None:
+                ignored = name in ('ssl_keyfile', 'ssl_certfile')
+                c.service_log(self.name, 'Option [database] %s is deprecated for removal%s'
+                              % (name, ': ignored, set tls_certificate_key_file' if ignored
+                                 else ''), 'WARNING')
 
     def on_term(self, signum, frame):
         if c.fault('stop-hang-%s' % self.name):
