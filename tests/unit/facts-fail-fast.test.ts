@@ -54,7 +54,7 @@ async function timedRead(port: number): Promise<{ seconds: number; error: Error 
 
 describe("a host that cannot be read stops the run in seconds, named", () => {
     it("the defaults are the steps' patience: 10 dials of 15 s", () => {
-        assert.deepEqual(cfg.ssh, { dialAttempts: 10, dialTimeoutSeconds: 15 });
+        assert.deepEqual(cfg.ssh, { dialAttempts: 10, dialTimeoutSeconds: 15, requireHostKey: false });
     });
 
     it("refused: at once, with ssh's reason", async () => {
