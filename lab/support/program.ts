@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { after, before } from "node:test";
 import { ensureToolchain, makeTempStack, PROJECT_ROOT, runPulumi, type PulumiResult, type TempStack } from "./engine";
 import { lossesSince, type Inventory } from "./inventory";
-import { labDown, labUp, sshRun, type LabHost, type LabUpOptions } from "./lab";
+import { labDown, labUp, sshdSessions, sshRun, type LabHost, type LabUpOptions } from "./lab";
 
 /** The program's files, as a user's checkout has them. */
 function programFiles(): Record<string, string> {
@@ -134,6 +134,30 @@ export function show(r: PulumiResult): string {
 export function assertNothingLost(host: LabHost, before: Inventory, after: Inventory): void {
     assert.deepEqual(lossesSince(before, after), [], `${host.name} lost data`);
     assert.deepEqual(auditLogsKept(host, before), []);
+}
+
+/** The double's log of every root invocation of st2 and st2ctl (lab/double/README.md), a JSON line each. */
+export function commandLog(host: LabHost): string[] {
+    return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
+}
+
+/**
+ * A second `preview` and `up` after a finished upgrade: no change, no step, and on each host only
+ * our own login for the command log and one read-only fact read per run.
+ */
+export function assertSecondRunChangesNothing(stack: ProgramStack, hosts: readonly LabHost[]): void {
+    const sessions = hosts.map(sshdSessions);
+    const logs = hosts.map((h) => commandLog(h));
+    const preview = stack.pulumi(["preview", "--expect-no-changes"]);
+    assert.equal(preview.code, 0, show(preview));
+    const r = stack.up();
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(r.ran, []);
+    assert.ok(r.events.length > 0 && r.events.every((e) => e.op === "same"), JSON.stringify(r.events.filter((e) => e.op !== "same")));
+    // Per host: our login for the command log above, and one read-only fact read per run
+    // (preview, up); the command log shows only the fact read's st2 --version and st2ctl status.
+    assert.deepEqual(hosts.map(sshdSessions), sessions.map((n) => n + 3));
+    hosts.forEach((h, i) => assertOnlyFactReads(h, commandLog(h).slice(logs[i].length), 2));
 }
 
 /**

@@ -6,13 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../../lab/support/engine";
 import { labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
-import { assertOnlyFactReads, labConfig, programStack, servicePids, show, type ProgramStack } from "../../lab/support/program";
+import { assertOnlyFactReads, commandLog, labConfig, programStack, servicePids, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 
-function commandLog(host: LabHost): string[] {
-    return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
-}
 
 interface Outputs {
     hosts: { name: string; batch: number; status: string; heldUntilBatch?: number; steps: unknown[]; verifiedVersion?: string }[];

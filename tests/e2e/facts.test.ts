@@ -6,13 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../../lab/support/engine";
 import { labDown, labUp, sshdSessions, sshRun, withFault, type LabHost } from "../../lab/support/lab";
-import { assertOnlyFactReads, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
+import { assertOnlyFactReads, commandLog, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 
-function commandLog(host: LabHost): string[] {
-    return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
-}
 
 /** Hosts without `currentVersion`: the plan comes from the facts alone. */
 function factsConfig(hosts: readonly LabHost[], settings: Record<string, unknown>): Record<string, unknown> {

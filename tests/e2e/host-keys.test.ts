@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { archivePipeScript } from "../../components/rollover/local-scripts";
 import { ensureToolchain } from "../../lab/support/engine";
 import { LAB_DIR, labDown, labUp, sshdSessions, sshRun, type LabHost } from "../../lab/support/lab";
-import { labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
+import { commandLog, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 const PREFIX = "hk";
@@ -54,9 +54,6 @@ function changeHostKeys(host: LabHost): void {
 }
 
 /** What the double ran as root (one line per st2/st2ctl call), and the st2 components running. */
-function commandLog(host: LabHost): string[] {
-    return sshRun(host, "sudo cat /var/log/st2-double/commands.log").stdout.split("\n").filter((l) => l !== "");
-}
 function running(host: LabHost): string {
     return sshRun(host, "sudo st2ctl status 2>&1 | grep -c 'PID:'; st2 --version 2>&1 | head -n 1").stdout.trim();
 }
