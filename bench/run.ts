@@ -395,7 +395,6 @@ interface PreviewFigure {
 interface PreviewVariant {
     label: string;
     rollout?: Record<string, unknown>;
-    env?: NodeJS.ProcessEnv;
 }
 
 /** `pulumi preview` of the real program at `n` fake hosts, under GNU time, with the process tree sampled. */
@@ -416,7 +415,7 @@ async function previewOnce(n: number, key: string, variant: PreviewVariant): Pro
         const peaks = new Map<number, ProcessPeak>();
         const run = await runTimed("/usr/bin/time", ["-v", pulumiBin(), "preview", "--non-interactive"], {
             cwd: stack.dir,
-            env: { ...asOperator(stack.env), ...(variant.env ?? {}) },
+            env: asOperator(stack.env),
             peaks,
             timeoutSeconds: params.previewTimeoutSeconds,
         });
@@ -454,8 +453,8 @@ async function previewOnce(n: number, key: string, variant: PreviewVariant): Pro
 }
 
 /** Wall seconds of `pulumi preview` of the empty program (the engine's fixed cost). */
-async function previewEmpty(stack: TempStack, env: NodeJS.ProcessEnv = {}): Promise<number> {
-    const r = await runTimed(pulumiBin(), ["preview", "--non-interactive"], { cwd: stack.dir, env: { ...asOperator(stack.env), ...env } });
+async function previewEmpty(stack: TempStack): Promise<number> {
+    const r = await runTimed(pulumiBin(), ["preview", "--non-interactive"], { cwd: stack.dir, env: asOperator(stack.env) });
     if (r.code !== 0) throw new Error(`pulumi preview of the empty program failed (${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
     return round(r.wallSeconds);
 }
@@ -546,8 +545,8 @@ function emptyProgram(): TempStack {
     return s;
 }
 
-async function plainUp(stack: TempStack, env: NodeJS.ProcessEnv = {}): Promise<TimedRun> {
-    const r = await runTimed(pulumiBin(), ["up", "--yes", "--skip-preview", "--non-interactive"], { cwd: stack.dir, env: { ...asOperator(stack.env), ...env } });
+async function plainUp(stack: TempStack): Promise<TimedRun> {
+    const r = await runTimed(pulumiBin(), ["up", "--yes", "--skip-preview", "--non-interactive"], { cwd: stack.dir, env: asOperator(stack.env) });
     if (r.code !== 0) throw new Error(`pulumi up in ${stack.dir} failed (${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
     return r;
 }
