@@ -323,6 +323,11 @@ export class FactsError extends Error {
     }
 }
 
+/** This run's stack, as the engine's built-in stack readers name it. */
+function thisStack(): string {
+    return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
 /** The upgrade a previous run of this stack recorded for a host (its steps' triggers). */
 export interface RecordedUpgrade {
     from: string;
@@ -336,8 +341,7 @@ export interface RecordedUpgrade {
  * finished is in the checkpoint even when the run did not finish. No resource is registered for it.
  */
 export async function recordedUpgrades(fleetName: string): Promise<Map<string, RecordedUpgrade[]>> {
-    const stackName = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-    const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", { stackName })) as {
+    const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", { stackName: thisStack() })) as {
         outputs?: Record<string, { type?: string; outputs?: { triggers?: unknown } }>;
     };
     return upgradesFromState(result?.outputs ?? {}, fleetName);
@@ -353,9 +357,8 @@ export async function recordedUpgrades(fleetName: string): Promise<Map<string, R
  * Undefined when the stack has no such outputs or the backend cannot give them.
  */
 export async function lastRunUpgrades(): Promise<Map<string, RecordedUpgrade[]> | undefined> {
-    const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
     try {
-        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name })) as { outputs?: { hosts?: unknown } };
+        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name: thisStack() })) as { outputs?: { hosts?: unknown } };
         return upgradesFromOutputs(result?.outputs?.hosts);
     } catch {
         return undefined;
