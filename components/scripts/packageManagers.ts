@@ -9,6 +9,14 @@
  *   pm_fetch TOKEN...       downloads without installing, so the outage only installs
  *   pm_upgrade TOKEN...     upgrades to exactly these versions, keeping local config files
  *   pm_repair               finishes a transaction a previous failure interrupted
+ *
+ * and, for backups and restores (`keep`):
+ *
+ *   pm_keep PKG VERSION DIR  puts the package file of exactly PKG VERSION-REVISION into DIR (from the
+ *                            package cache, else downloaded) and prints its name
+ *   pm_file_id FILE          prints "NAME VERSION-REVISION" of a package file
+ *   pm_restore FILE...       installs exactly these package files, downgrades allowed, keeping the
+ *                            configuration files on disk (the restore puts back its own)
  */
 
 export interface PackageManagerStrategy {
@@ -21,6 +29,8 @@ export interface PackageManagerStrategy {
     query: string;
     /** The other pm_* functions, for the steps that download or install. */
     install: string;
+    /** pm_keep, pm_file_id and pm_restore: the package files a backup keeps and a restore installs. */
+    keep: string;
 }
 
 const apt: PackageManagerStrategy = {
@@ -49,6 +59,24 @@ pm_repair() {
       *) printf '%s\\n' "$out" >&2; die "dpkg --configure -a failed" ;;
     esac
   done
+}`,
+    // The cache first: it holds what the host installed unless cleaned, and needs no repository.
+    // A .deb's file name spells an epoch's colon as %3a.
+    keep: `pm_file_id() { dpkg-deb -W --showformat='\${Package} \${Version}\\n' "$1"; }
+pm_keep() {
+  local found
+  found=$(find /var/cache/apt/archives -maxdepth 1 -name "$1_\${2//:/%3a}_*.deb" | head -n 1)
+  if [ -n "$found" ] && [ "$(pm_file_id "$found")" = "$1 $2" ]; then
+    cp -- "$found" "$3/"
+  else
+    (cd "$3" && apt-get -q download "$1=$2" >&2) || return 1
+    found=$(find "$3" -maxdepth 1 -name "$1_\${2//:/%3a}_*.deb" | head -n 1)
+    [ -n "$found" ] || return 1
+  fi
+  basename "$found"
+}
+pm_restore() {
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --allow-downgrades --no-remove -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
 }`,
 };
 
@@ -150,6 +178,29 @@ pm_repair() {
     [ ! -s ${YUM_REINSTALL_FILE} ] || die "a scriptlet of \${again[*]} failed again (see above)"
   fi
 }`,
+    // dnf keeps downloads only with keepcache; yum 3 has yumdownloader (yum-utils), dnf `download`
+    // (dnf-plugins-core, which dnf's versionlock already needs).
+    keep: `pm_file_id() { rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' "$1" 2>/dev/null; }
+pm_keep() {
+  local found f
+  found=""
+  while IFS= read -r f; do
+    if [ "$(pm_file_id "$f")" = "$1 $2" ]; then found=$f; break; fi
+  done < <(find /var/cache/dnf /var/cache/yum -name "$1-$2.*.rpm" 2>/dev/null)
+  if [ -n "$found" ]; then
+    cp -- "$found" "$3/"
+  else
+    if command -v yumdownloader >/dev/null; then
+      yumdownloader -q --destdir "$3" "$1-$2" >&2 || return 1
+    else
+      yum -q -y --disableplugin=versionlock download --destdir "$3" "$1-$2" >&2 || return 1
+    fi
+    found=$(find "$3" -maxdepth 1 -name "$1-$2.*.rpm" | head -n 1)
+    [ -n "$found" ] || return 1
+  fi
+  basename "$found"
+}
+pm_restore() { yum -y --disableplugin=versionlock downgrade "$@"; }`,
 };
 
 export function packageManager(name: "apt" | "yum"): PackageManagerStrategy {

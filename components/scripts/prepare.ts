@@ -80,7 +80,8 @@ export function backup(ctx: StepContext): Step {
     const lines = [
         `umask 077`,
         `install -d -m 700 ${q(b.dir)}`,
-        `dest=${q(b.dir)}/$(date -u +%Y%m%dT%H%M%SZ)-${q(`${plan.from}-to-${plan.to}`)}`,
+        `stamp=$(date -u +%Y%m%dT%H%M%SZ)`,
+        `dest=${q(b.dir)}/$stamp-${q(`${plan.from}-to-${plan.to}`)}`,
         `work="$dest.partial"`,
         `mkdir "$work"`,
         `for dir in etc/st2 etc/mistral ${b.extraPaths.map((p) => q(p.replace(/^\/+/, ""))).join(" ")}; do`,
@@ -103,7 +104,25 @@ export function backup(ctx: StepContext): Step {
         `if command -v mongodump >/dev/null && pgrep -x mongod >/dev/null; then`,
         `  mongodump --quiet --gzip --archive="$work/mongodb.archive.gz" || die "mongodump failed: MongoDB needs credentials? add a dump folder to backup.extraPaths instead"`,
         `fi`,
-        `(cd "$work" && sha256sum -- * >SHA256SUMS)`,
+        // The exact packages the host runs, so that a restore needs no repository (it may be gone).
+        `mkdir "$work/packages"`,
+        `printf 'package\\tversion\\tfile\\n' >"$work/packages.tsv"`,
+        `manifest_packages=""`,
+        `for p in ${PACKAGE_NAMES.join(" ")}; do`,
+        `  v=$(pm_installed "$p")`,
+        `  [ -n "$v" ] || continue`,
+        `  file=$(pm_keep "$p" "$v" "$work/packages") || die "could not keep the package file of $p $v (package cache and repository both tried): a restore needs it"`,
+        `  printf '%s\\t%s\\t%s\\n' "$p" "$v" "packages/$file" >>"$work/packages.tsv"`,
+        `  manifest_packages+="\${manifest_packages:+,}\\"$p\\":{\\"version\\":\\"$v\\",\\"file\\":\\"packages/$file\\"}"`,
+        `done`,
+        `# shellcheck source=/dev/null`,
+        `distro=$(. /etc/os-release && printf '%s %s' "\${ID:-unknown}" "\${VERSION_ID:-}")`,
+        `dumps=""`,
+        `for f in "$work"/*; do [ -f "$f" ] && dumps+="\${dumps:+,}\\"$(basename "$f")\\""; done`,
+        `printf '{"format":1,"host":"%s","takenAt":"%s","version":"%s","upgradeTo":"%s","distro":"%s","packageManager":"%s","packages":{%s},"files":[%s]}\\n' \\`,
+        `  "$ST2U_HOST" "$stamp" ${q(plan.from)} ${q(plan.to)} "$distro" ${q(pm(ctx).name)} "$manifest_packages" "$dumps" >"$work/manifest.json"`,
+        `sums=$(cd "$work" && find . -type f -printf '%P\\0' | sort -z | xargs -0 sha256sum --)`,
+        `printf '%s\\n' "$sums" >"$work/SHA256SUMS"`,
         `mv "$work" "$dest"`,
         `rm -rf ${q(b.dir)}/*.partial`,
         `mapfile -t old < <(find ${q(b.dir)} -mindepth 1 -maxdepth 1 -type d -name '20*-to-*' | sort | head -n -${b.keep})`,
@@ -111,7 +130,7 @@ export function backup(ctx: StepContext): Step {
         `log "backup complete: $(du -sh "$dest" | cut -f1)"`,
         `printf 'BACKUP_PATH=%s\\n' "$dest"`,
     ];
-    return makeStep(ctx, "backup", "back up data and configuration on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, iniGet, mistralDbUrl], lines);
+    return makeStep(ctx, "backup", "back up data, configuration and the installed packages on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, pm(ctx).keep, iniGet, mistralDbUrl], lines);
 }
 
 /**
