@@ -42,6 +42,7 @@ const EXAMPLES: Record<string, string> = {
     "backup.dir": `"/var/backups/st2-upgrade"`,
     "backup.keep": `3`,
     "backup.extraPaths": `["/var/lib/mongodb-dumps"]`,
+    "restore.acceptLoss": `true (after reading the counts preflight refused with)`,
     "preflight.minFreeMb": `1024`,
     "timeouts.step": `600`,
     "timeouts.packages": `1800`,
@@ -222,6 +223,17 @@ const configSchema = z
             })
             .strict()
             .default({ dir: "/var/backups/st2-upgrade", keep: 3, extraPaths: [] }),
+        restore: z
+            .object({
+                /**
+                 * A restore (a target below what a host runs: back to its backup) loses the work done
+                 * since that backup: keys written or changed, Mistral executions. Its preflight counts
+                 * them and refuses, naming the counts, unless this is true.
+                 */
+                acceptLoss: z.boolean({ error: "must be true or false" }).default(false),
+            })
+            .strict()
+            .default({ acceptLoss: false }),
         preflight: z
             .object({
                 /** Free space needed under the package cache and the backup folder. */
@@ -387,7 +399,7 @@ export function parseConfig(raw: Record<string, unknown>): UpgradeConfig {
         // (components/facts.ts resolveHosts); here only what the configuration alone can refuse.
         if (host.currentVersion === undefined) return;
         try {
-            checkUpgrade(host.currentVersion, config.targetVersion, host.packages);
+            checkUpgrade(host.currentVersion, config.targetVersion, host.packages, true);
         } catch (e) {
             problems.push(configProblem(["hosts", i, "currentVersion"], `cannot be upgraded: ${(e as Error).message}`));
         }

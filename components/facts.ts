@@ -32,7 +32,7 @@ import { CONFIG_NAMESPACE, type HostConfig, type PlannedHost, type ResolvedHost,
 import { keyRefusal, knownHostsLine, refusalMessage, sshHostKeyOptions, type PinnedKey } from "./hostkeys";
 
 export type { PlannedHost, ResolvedHost };
-import { inPlaceRefusal, plan, upgradePath } from "./plan";
+import { inPlaceRefusal, parseBackupName, plan, restorePlan, upgradePath, type RestoreSource } from "./plan";
 import { heldButStarted } from "./rollout";
 import { runSsh, sshArgs, type SshRunResult } from "./ssh-client";
 import { iniGet, mistralDbUrl, psql } from "./scripts/library";
@@ -83,6 +83,13 @@ export interface HostFacts {
     freeMb: { packageCache?: number; backup?: number };
     /** Whether the read ran as root (passwordless sudo); without it some facts may be missing. */
     root: boolean;
+    /**
+     * The newest complete backup under `backup.dir` (a folder named `<UTC time>-<from>-to-<to>`, its
+     * `.partial` work folders never count), and whether it has the manifest a restore needs (backups
+     * of st2-upgrade 0.1.0 have none). Null when there is none or the read could not look (no root).
+     * Absent in facts recorded before restores existed.
+     */
+    backup?: { name: string; manifest: boolean } | null;
 }
 
 /**
@@ -169,9 +176,18 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `done`,
         `root=false`,
         `if [ "$(id -u)" -eq 0 ]; then root=true; fi`,
-        `printf '{"os":{"id":%s,"versionId":%s},"packageManager":%s,"packages":{%s},"unfinished":[%s],"st2Version":%s,"st2ctl":%s,"mistral":{"dbRevision":%s,"running":%s},"freeMb":{%s},"root":%s}\\n' \\`,
+        `backup=null`,
+        `if [ -d ${q(settings.backup.dir)} ] && [ -r ${q(settings.backup.dir)} ]; then`,
+        `  newest=$(find ${q(settings.backup.dir)} -mindepth 1 -maxdepth 1 -type d -name '20*-to-*' ! -name '*.partial' -printf '%f\\n' | sort | tail -n 1)`,
+        `  if [ -n "$newest" ]; then`,
+        `    manifest=false`,
+        `    if [ -f ${q(settings.backup.dir)}/"$newest"/manifest.json ]; then manifest=true; fi`,
+        `    backup="{\\"name\\":$(json_str "$newest"),\\"manifest\\":$manifest}"`,
+        `  fi`,
+        `fi`,
+        `printf '{"os":{"id":%s,"versionId":%s},"packageManager":%s,"packages":{%s},"unfinished":[%s],"st2Version":%s,"st2ctl":%s,"mistral":{"dbRevision":%s,"running":%s},"freeMb":{%s},"root":%s,"backup":%s}\\n' \\`,
         `  "$(json_str "$id")" "$(json_str "$version_id")" "$(if [ -n "$pm" ]; then json_str "$pm"; else printf null; fi)" \\`,
-        `  "$packages" "$unfinished" "$st2v" "$ctl" "$revision" "$mistral_running" "$free" "$root"`,
+        `  "$packages" "$unfinished" "$st2v" "$ctl" "$revision" "$mistral_running" "$free" "$root" "$backup"`,
     ];
     const functions = [
         // dpkg's second status letter: a package an interrupted upgrade left unpacked (U), half
@@ -441,6 +457,12 @@ export function upgradesFromState(
 export function planFrom(running: string, target: string, recorded: readonly RecordedUpgrade[] | undefined): { from: string; pinned: boolean } {
     for (const r of recorded ?? []) {
         if (r.to !== target || r.from === running) continue;
+        // A restore this stack ran (or began) back to the target: once the host runs the target again
+        // (the old packages are back), its steps stay keyed on where the restore started.
+        if (semver.valid(r.from) && semver.valid(r.to) && semver.gt(r.from, r.to)) {
+            if (running === target) return { from: r.from, pinned: true };
+            continue;
+        }
         try {
             const path = [r.from, ...upgradePath(r.from, target)];
             if (path.includes(running)) return { from: r.from, pinned: true };
@@ -451,6 +473,28 @@ export function planFrom(running: string, target: string, recorded: readonly Rec
     return { from: running, pinned: false };
 }
 
+
+/**
+ * The backup a restore from `from` to `target` uses: the host's newest complete one, which must carry
+ * a manifest (packages and checksums: backups of st2-upgrade 0.1.0 cannot be restored offline). A
+ * restore this stack already finished (the host runs the target again) keeps its steps even when that
+ * backup has since been rotated away: nothing of it runs again.
+ */
+export function restoreSource(f: HostFacts, from: string, target: string, running: string): RestoreSource | undefined {
+    const newest = f.backup ? parseBackupName(f.backup.name) : undefined;
+    if (newest && !f.backup!.manifest) {
+        throw new Error(
+            `its newest backup (${newest.backup}) was made by an older st2-upgrade, without the packages and manifest a restore needs; ` +
+                `restore it by hand (docs: README, Undo), or keep targetVersion at ${from}`,
+        );
+    }
+    if (newest) return newest;
+    if (running === target) return { backup: "(restored; no backup left on the host)", takenAt: target, upgradedTo: from };
+    if (f.backup === undefined || !f.root) {
+        throw new Error(`its backups could not be read (the fact read needs passwordless sudo to look into backup.dir); nothing can be restored without one`);
+    }
+    return undefined;
+}
 
 /**
  * Completes each host from its facts, checks the configured assertions, the catalog and the OS, and
@@ -490,8 +534,10 @@ export function resolveHosts(
         const { from } = planFrom(running, targetVersion, recorded.get(host.name));
         const installed = FACT_PACKAGES.filter((p) => p in f.packages);
         // Assertions: the configured value must match what the host runs, or the start of the upgrade
-        // this stack recorded for it (a config written before the upgrade stays valid after it).
-        if (host.currentVersion !== undefined && host.currentVersion !== running && host.currentVersion !== from) {
+        // this stack recorded for it (a config written before the upgrade stays valid after it), or,
+        // going back to a backup, the release that backup was taken at (the same config, unchanged).
+        const restoring = semver.gt(from, targetVersion) && host.currentVersion === targetVersion;
+        if (host.currentVersion !== undefined && host.currentVersion !== running && host.currentVersion !== from && !restoring) {
             problems.push(
                 `${key}.currentVersion is "${host.currentVersion}" but ${where} runs ${running} (st2 package ${f.packages.st2}). ` +
                     `Remove the key to plan from what the host runs, or set it: currentVersion: "${running}"`,
@@ -508,6 +554,16 @@ export function resolveHosts(
                 `${key}.packages is [${host.packages.join(", ")}] but ${where} has [${installed.join(", ")}] installed. ` +
                     `Remove the key to plan from what is installed, or set it: packages: [${installed.map((p) => `"${p}"`).join(", ")}]`,
             );
+        }
+        if (semver.gt(from, targetVersion)) {
+            // Undo: only back to the release the host's newest backup was taken at (plan.ts restorePlan).
+            const resolvedHost: ResolvedHost = { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed };
+            try {
+                return { host: resolvedHost, plan: restorePlan(from, targetVersion, restoreSource(f, from, targetVersion, running)) };
+            } catch (e) {
+                problems.push(`${where}: ${(e as Error).message}`);
+                return undefined;
+            }
         }
         // A host already at the target (upgraded by this stack or otherwise) has nothing left to refuse,
         // and its pinned plan only names the steps the state holds: the OS no longer constrains it.

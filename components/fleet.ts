@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "./config";
 import { reportedFacts, type HostFacts, type PlannedHost, type ReportedFacts, type ResolvedHost } from "./facts";
-import { StackStormHost, type Detected, type StepSummary } from "./host";
+import { StackStormHost, type Detected, type RestoreLoss, type StepSummary } from "./host";
 import { heldMessage, rolloutScope, type HostStatus, type RolloutScope } from "./rollout";
 
 export interface StackStormFleetArgs {
@@ -45,6 +45,10 @@ export interface HostReport {
     detected?: Detected;
     /** What this run's read-only fact read found on the host, before any step (free space left out: facts.ts). */
     facts?: ReportedFacts;
+    /** For a restore (target below what the host ran): the backup folder it goes back to. */
+    restoredFrom?: string;
+    /** For a restore: the work since the backup that it replaced, as its preflight counted it. */
+    restoreLoss?: RestoreLoss;
 }
 
 /** What a pipeline reads about the rollout as a whole (top-level output `rollout`). */
@@ -99,7 +103,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
             // dependsOn array, never an Output or a promise of the array: pulumi.mergeOptions would
             // wrap those in pulumi.output(), which walks the resources it holds and, through their
             // parents, the whole fleet (previews of large fleets grew quadratically).
-            const upgrading = group.filter((member) => member.plan.legs.length > 0);
+            const upgrading = group.filter((member) => member.plan.legs.length > 0 || member.plan.restore !== undefined);
             const gated = settings.rollout.prepareBatchBeforeStop && upgrading.length > 1;
             const backups = new Map(upgrading.map(({ host }) => [host.name, deferred<pulumi.Resource>()]));
             const outageAfter = gated ? [...backups.values()].map((d) => d.promise) : undefined;
@@ -159,12 +163,12 @@ export class StackStormFleet extends pulumi.ComponentResource {
                     });
                 }
                 return pulumi
-                    .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath, h.detected])
-                    .apply(([steps, migrations, notices, verifiedVersion, backupPath, detected]): HostReport => ({
+                    .all([h.steps, h.migrations, h.notices, h.verifiedVersion, h.backupPath, h.detected, h.restoreLoss])
+                    .apply(([steps, migrations, notices, verifiedVersion, backupPath, detected, restoreLoss]): HostReport => ({
                         name: host.name,
                         address: host.address,
                         batch,
-                        status: !h.verified ? "current" : verifiedVersion === h.plan.to ? "upgraded" : "upgrading",
+                        status: hostStatus(h, verifiedVersion),
                         fromVersion: h.plan.from,
                         targetVersion: h.plan.to,
                         steps,
@@ -174,6 +178,8 @@ export class StackStormFleet extends pulumi.ComponentResource {
                         ...(verifiedVersion ? { verifiedVersion } : {}),
                         ...(backupPath ? { backupPath } : {}),
                         ...(detected ? { detected } : {}),
+                        ...(h.plan.restore ? { restoredFrom: h.plan.restore.backup } : {}),
+                        ...(restoreLoss ? { restoreLoss } : {}),
                         ...facts,
                     }));
             }),
@@ -187,12 +193,20 @@ export class StackStormFleet extends pulumi.ComponentResource {
  * addresses and every setting. Stable while the configuration is (a second run shows no change).
  */
 export function planInputs(args: Pick<StackStormFleetArgs, "hosts" | "targetVersion" | "settings">): Record<string, unknown> {
-    const { skipMigrations, ssh, mistral, rollout, backup, preflight, timeouts, verify } = args.settings;
+    const { skipMigrations, ssh, mistral, rollout, backup, restore, preflight, timeouts, verify } = args.settings;
     return {
         targetVersion: args.targetVersion,
         hosts: args.hosts.map(({ host: h }) => ({ name: h.name, address: h.address, port: h.port, user: h.user })),
         skipMigrations, ssh, mistral, rollout, backup, preflight, timeouts, verify,
+        // Only when set: stacks written before restores existed keep the inputs they recorded.
+        ...(restore.acceptLoss ? { restore } : {}),
     };
+}
+
+function hostStatus(h: StackStormHost, verifiedVersion: string | undefined): HostStatus {
+    if (!h.verified) return "current";
+    if (h.plan.restore) return verifiedVersion === h.plan.to ? "restored" : "restoring";
+    return verifiedVersion === h.plan.to ? "upgraded" : "upgrading";
 }
 
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {

@@ -60,6 +60,10 @@ export class StackStormHost extends pulumi.ComponentResource {
     readonly detected: pulumi.Output<Detected | undefined>;
     /** What this run's read-only fact read found on the host. */
     readonly facts: pulumi.Output<ReportedFacts | undefined>;
+    /** For a restore: the backup folder it goes back to (known at preview). */
+    readonly restoredFrom: pulumi.Output<string | undefined>;
+    /** For a restore: what its preflight counted as work done since the backup (lost by the restore). */
+    readonly restoreLoss: pulumi.Output<RestoreLoss | undefined>;
 
     constructor(name: string, args: StackStormHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("st2upgrade:host:StackStormHost", name, {}, opts);
@@ -99,15 +103,16 @@ export class StackStormHost extends pulumi.ComponentResource {
                 },
                 {
                     parent: this,
-                    dependsOn: dependencies(step, previous, byKey.get("backup"), args),
+                    dependsOn: dependencies(step, previous, byKey.get("backup") ?? byKey.get("restore-preflight"), args),
                     ignoreChanges: ["create", "stdin", "connection"],
                 },
             );
             byKey.set(step.key, cmd);
             this.commands.push(cmd);
         }
-        this.prepared = byKey.get("backup");
-        this.verified = byKey.get("verify");
+        // A restore's preflight is its preparation: nothing stops before it passed on the whole batch.
+        this.prepared = byKey.get("backup") ?? byKey.get("restore-preflight");
+        this.verified = byKey.get("verify") ?? byKey.get("restore-verify");
 
         this.fromVersion = pulumi.output(this.plan.from);
         this.targetVersion = pulumi.output(this.plan.to);
@@ -119,6 +124,9 @@ export class StackStormHost extends pulumi.ComponentResource {
         const preflight = byKey.get("preflight");
         this.detected = preflight ? preflight.stdout.apply(parseDetected) : pulumi.output(undefined);
         this.facts = pulumi.output(args.facts && reportedFacts(args.facts));
+        this.restoredFrom = pulumi.output(this.plan.restore?.backup);
+        const restorePreflight = byKey.get("restore-preflight");
+        this.restoreLoss = restorePreflight ? restorePreflight.stdout.apply(parseRestoreLoss) : pulumi.output(undefined);
 
         this.registerOutputs({
             fromVersion: this.fromVersion,
@@ -130,6 +138,8 @@ export class StackStormHost extends pulumi.ComponentResource {
             backupPath: this.backupPath,
             detected: this.detected,
             facts: this.facts,
+            restoredFrom: this.restoredFrom,
+            restoreLoss: this.restoreLoss,
         });
     }
 }
@@ -142,7 +152,7 @@ function dependencies(
     args: StackStormHostArgs,
 ): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
     if (!previous) return args.startAfter ?? [];
-    if (step.key === "stop" && args.outageAfter && backup) {
+    if ((step.key === "stop" || step.key === "restore-stop") && args.outageAfter && backup) {
         return [previous, ...args.outageAfter];
     }
     return [previous];
@@ -174,4 +184,17 @@ export function parseBackupPath(stdout: string): string | undefined {
         .split("\n")
         .find((l) => l.startsWith("BACKUP_PATH="))
         ?.slice("BACKUP_PATH=".length);
+}
+
+/** Work done since the backup that a restore replaces (restore preflight's count). */
+export interface RestoreLoss {
+    keysAdded: number;
+    keysChanged: number;
+    mistralExecutions: number;
+}
+
+/** `RESTORE_LOSS {...}` -> the counts. */
+export function parseRestoreLoss(stdout: string): RestoreLoss | undefined {
+    const line = stdout.split("\n").find((l) => l.startsWith("RESTORE_LOSS "));
+    return line ? (JSON.parse(line.slice("RESTORE_LOSS ".length)) as RestoreLoss) : undefined;
 }

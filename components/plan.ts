@@ -63,6 +63,21 @@ export interface UpgradePlan {
     notices: Notice[];
     /** Migrations the plan would run but the operator said were done by hand. */
     skipped: string[];
+    /**
+     * Set when the plan is an undo: `to` is below `from` and the host goes back to the backup its
+     * upgrade from `to` took (components/scripts/restore.ts); `legs` is then empty.
+     */
+    restore?: RestoreSource;
+}
+
+/** The pre-upgrade backup a restore plan goes back to, as the host's facts found it. */
+export interface RestoreSource {
+    /** The backup folder's name under `backup.dir` (`<UTC time>-<from>-to-<to>`). */
+    backup: string;
+    /** The release the host ran when the backup was taken: the restore's target. */
+    takenAt: string;
+    /** The release that upgrade went to. */
+    upgradedTo: string;
 }
 
 /**
@@ -136,7 +151,7 @@ export function plan(from: string, to: string, installed?: readonly PackageName[
  * downgrade, installed packages the runbook leaves to a human. Throws with the reason. Configuration
  * checks asserted versions with it before any host is read; `plan` runs it first.
  */
-export function checkUpgrade(from: string, to: string, installed?: readonly PackageName[]): void {
+export function checkUpgrade(from: string, to: string, installed?: readonly PackageName[], restorable = false): void {
     if (semver.valid(from) && semver.lt(from, oldestRelease())) {
         throw new Error(
             `cannot upgrade from ${from}: package upgrades are supported from ${oldestRelease()} on; ` +
@@ -146,6 +161,7 @@ export function checkUpgrade(from: string, to: string, installed?: readonly Pack
     releaseLine(from);
     releaseLine(to);
     if (semver.gt(from, to)) {
+        if (restorable) return;
         throw new Error(
             `refusing to downgrade from ${from} to ${to}: StackStorm has no downgrade path ` +
                 `(migrations are one-way); restore the host's backup instead`,
@@ -291,4 +307,58 @@ export function inPlaceRefusal(host: { name: string; address: string }, os: OsRe
         `         newHost: { name: ${host.name}-new, address: <new instance>, user: stackstorm, version: "${to}", st2: { username: st2admin } }`,
         `     and remove ${host.name} from st2-upgrade:hosts.`,
     ].join("\n");
+}
+
+/**
+ * The undo of an upgrade: back from `from` to the release the backup was taken at. Only that exact
+ * release: a restore puts back the packages, configuration and databases the backup holds, so any
+ * other target below `from` would be a downgrade, which StackStorm has no path for. Throws with what
+ * is possible instead.
+ */
+export function restorePlan(from: string, to: string, newest: RestoreSource | undefined): UpgradePlan {
+    releaseLine(from);
+    releaseLine(to);
+    if (!newest) {
+        throw new Error(
+            `refusing to go back from ${from} to ${to}: the host has no complete st2-upgrade backup to restore ` +
+                `(StackStorm has no downgrade path: migrations are one-way). Keep targetVersion at ${from}`,
+        );
+    }
+    if (newest.takenAt !== to) {
+        const possible = semver.lt(newest.takenAt, from) ? `targetVersion ${newest.takenAt} restores it` : `only targetVersion ${from} is possible`;
+        throw new Error(
+            `refusing to go back from ${from} to ${to}: the newest backup on the host (${newest.backup}) was taken at ${newest.takenAt}, ` +
+                `and a restore can only return to the release its backup was taken at (StackStorm has no downgrade path); ${possible}`,
+        );
+    }
+    if (newest.upgradedTo !== from) {
+        throw new Error(
+            `refusing to go back from ${from} to ${to}: the newest backup on the host (${newest.backup}) was taken before an upgrade to ` +
+                `${newest.upgradedTo}, but the host runs ${from}: it was changed since by something else than that upgrade. Restore by hand, or keep targetVersion at ${from}`,
+        );
+    }
+    return {
+        from,
+        to,
+        linesCrossed: [],
+        legs: [],
+        reloadFlags: [...BASE_RELOAD_FLAGS],
+        notices: [
+            {
+                kind: "notice",
+                id: "restore",
+                why:
+                    `restores the backup ${newest.backup} (taken at ${to} before the upgrade to ${from}): packages, /etc/st2, /etc/mistral, ` +
+                    `backup.extraPaths and the databases go back to that moment; preflight refuses if work since would be lost, unless restore.acceptLoss`,
+            },
+        ],
+        skipped: [],
+        restore: newest,
+    };
+}
+
+/** `20261128T031500Z-3.0.1-to-3.2.0` -> where a backup folder's name says it was taken; undefined for other names. */
+export function parseBackupName(name: string): RestoreSource | undefined {
+    const m = /^\d{8}T\d{6}Z-(\d+\.\d+\.\d+)-to-(\d+\.\d+\.\d+)$/.exec(name);
+    return m ? { backup: name, takenAt: m[1], upgradedTo: m[2] } : undefined;
 }

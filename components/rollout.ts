@@ -13,7 +13,11 @@ export type HostStatus =
     /** Its steps are part of the stack; `verify` has not reported the target (yet). */
     | "upgrading"
     /** Its `verify` read the target back from the host. */
-    | "upgraded";
+    | "upgraded"
+    /** Going back to its pre-upgrade backup (a target below what it ran); `restore-verify` has not reported it yet. */
+    | "restoring"
+    /** Its `restore-verify` read the backup's release back from the host. */
+    | "restored";
 
 /** 1-based batch of the host at `index` of the `hosts` config. */
 export function batchOf(index: number, batchSize: number): number {

@@ -8,12 +8,17 @@ import { migration } from "./migrations";
 import { mistralDb } from "./mistral";
 import { packages, start, stop, verify } from "./outage";
 import { backup, fetch, preflight } from "./prepare";
+import { restoreSteps } from "./restore";
 
 export type { Step, StepContext } from "./context";
 export type { StepScript } from "./shell";
 
-/** Every step of one host's upgrade, in execution order; empty when the host is already at target. */
+/**
+ * Every step of one host's upgrade, in execution order; empty when the host is already at target. A
+ * restore plan (back to the host's pre-upgrade backup) gets the restore chain instead.
+ */
 export function upgradeSteps(ctx: StepContext): Step[] {
+    if (ctx.plan.restore) return restoreSteps(ctx, ctx.plan.restore);
     if (ctx.plan.legs.length === 0) return [];
     return [preflight(ctx), fetch(ctx), backup(ctx), stop(ctx), ...ctx.plan.legs.flatMap((leg) => legSteps(ctx, leg)), start(ctx), verify(ctx)];
 }

@@ -1,11 +1,12 @@
 /** Steps that run while StackStorm is stopped: the outage is exactly stop -> start. */
+import { PACKAGE_NAMES } from "../catalog";
 import type { PackageLeg } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
 import { legPins, serviceExists, st2ctlDown, st2Processes, versionGe } from "./library";
 import { q } from "./shell";
 
 /** Stops every service and waits until no StackStorm or Mistral process is left. */
-export function stop(ctx: StepContext): Step {
+export function stop(ctx: StepContext, key = "stop"): Step {
     const lines = [
         `command -v st2ctl >/dev/null || die "st2ctl not found: is StackStorm installed?"`,
         `st2ctl stop`,
@@ -13,7 +14,7 @@ export function stop(ctx: StepContext): Step {
         ...waitNoProcessesLines(),
         `log "StackStorm is stopped"`,
     ];
-    return makeStep(ctx, "stop", "stop StackStorm and Mistral services", "outage", ctx.settings.timeouts.step, [serviceExists, st2Processes], lines);
+    return makeStep(ctx, key, "stop StackStorm and Mistral services", "outage", ctx.settings.timeouts.step, [serviceExists, st2Processes], lines);
 }
 
 function stopMistralLines(ctx: StepContext): string[] {
@@ -52,21 +53,22 @@ export function packages(ctx: StepContext, leg: PackageLeg): Step {
 }
 
 /** Reloads content with the new code, then starts every service (Mistral too, where st2ctl manages it). */
-export function start(ctx: StepContext): Step {
+export function start(ctx: StepContext, key = "start"): Step {
     const lines = [`st2ctl reload ${ctx.plan.reloadFlags.map(q).join(" ")}`, `st2ctl start`, `log "StackStorm started"`];
-    return makeStep(ctx, "start", "register content and start services", "outage", ctx.settings.timeouts.step, [], lines);
+    return makeStep(ctx, key, "register content and start services", "outage", ctx.settings.timeouts.step, [], lines);
 }
 
 /**
  * Every package at the target, `st2 --version` agreeing, every installed service running, and a real
  * action run: StackStorm has no health endpoint, so a smoke execution is the proof.
  */
-export function verify(ctx: StepContext): Step {
+export function verify(ctx: StepContext, key = "verify"): Step {
     const { plan, settings } = ctx;
-    const final = plan.legs[plan.legs.length - 1];
+    // A restore checks every package the host has: the backup's are all back at `to`.
+    const packages = plan.restore ? (ctx.host.packages ?? PACKAGE_NAMES) : plan.legs[plan.legs.length - 1].packages;
     const lines = [
         `versions=""`,
-        `for p in ${final.packages.map(q).join(" ")}; do`,
+        `for p in ${packages.map(q).join(" ")}; do`,
         `  v=$(pm_installed "$p")`,
         `  if [ -z "$v" ]; then continue; fi`,
         `  [ "\${v%%-*}" = ${q(plan.to)} ] || die "$p is at $v, expected ${plan.to}"`,
@@ -87,5 +89,5 @@ export function verify(ctx: StepContext): Step {
         `log "smoke test passed"`,
         `printf 'VERIFIED {"version":"%s","packages":{%s}}\\n' ${q(plan.to)} "$versions"`,
     ];
-    return makeStep(ctx, "verify", "verify versions, services and a smoke run", "outage", ctx.settings.timeouts.step, [pm(ctx).query, st2ctlDown], lines);
+    return makeStep(ctx, key, "verify versions, services and a smoke run", "outage", ctx.settings.timeouts.step, [pm(ctx).query, st2ctlDown], lines);
 }

@@ -122,6 +122,7 @@ const BAD: Record<string, fc.Arbitrary<unknown>> = {
     "backup.dir": fc.oneof(fc.constantFrom<unknown>("backups", "./backups"), blank, notText),
     "backup.keep": wholeOutside(1, 100),
     "backup.extraPaths[]": fc.oneof(fc.constantFrom<unknown>("relative/dir"), blank, notText),
+    "restore.acceptLoss": fc.constantFrom<unknown>("yes", "true", 1, 0, null),
     "preflight.minFreeMb": wholeOutside(0, 1048576),
     "timeouts.step": wholeOutside(1, 86400),
     "timeouts.packages": wholeOutside(1, 86400),

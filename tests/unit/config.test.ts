@@ -70,10 +70,10 @@ describe("config", () => {
         ]);
     });
 
-    it("rejects a downgrade, naming the host's key", () => {
-        rejects({ ...good, targetVersion: "2.2.0", hosts: [{ ...host, currentVersion: "3.0.1" }] }, [
-            'st2-upgrade:hosts[0].currentVersion cannot be upgraded: refusing to downgrade from 3.0.1 to 2.2.0: StackStorm has no downgrade path (migrations are one-way); restore the host\'s backup instead. Example: "3.8.1" (what `st2 --version` prints on the host)',
-        ]);
+    it("leaves a target below the asserted version to the host's backups, still refusing unknown releases", () => {
+        // A lower target is a restore (facts.ts resolveHosts decides it from the host's backups).
+        assert.equal(parseConfig({ ...good, targetVersion: "2.2.0", hosts: [{ ...host, currentVersion: "3.0.1" }] }).targetVersion, "2.2.0");
+        assert.throws(() => parseConfig({ ...good, targetVersion: "2.2.7", hosts: [{ ...host, currentVersion: "3.0.1" }] }), /2\.2\.7/);
     });
 
     it("rejects duplicate host names", () => {

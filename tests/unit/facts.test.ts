@@ -21,8 +21,9 @@ import {
     upgradesFromOutputs,
     upgradesFromState,
     type HostFacts,
+    type RecordedUpgrade,
 } from "../../components/facts";
-import { plan } from "../../components/plan";
+import { parseBackupName, plan } from "../../components/plan";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const cfg = parseConfig({ targetVersion: "3.9.0", hosts: [{ name: "st2-a", address: "10.0.0.11", user: "stackstorm" }], sshPrivateKey: KEY });
@@ -223,6 +224,61 @@ describe("planFrom: the plan's start stays where the recorded upgrade started", 
         const both = [{ from: "2.0.1", to: "3.0.1" }, { from: "3.0.1", to: "3.9.0" }];
         assert.deepEqual(planFrom("3.9.0", "3.9.0", both), { from: "3.0.1", pinned: true });
         assert.deepEqual(planFrom("3.0.1", "3.9.0", both), { from: "3.0.1", pinned: false });
+    });
+});
+
+describe("undo: a target below what the host runs restores its newest backup", () => {
+    const base = { name: "st2-a", address: "10.0.0.11", user: "stackstorm" };
+    const upgraded = (backup: HostFacts["backup"]) => facts({ packages: { st2: "3.9.0-1", st2web: "3.9.0-3" }, st2Version: "st2 3.9.0, on Python 3.8.10", backup });
+    const resolve = (f: HostFacts, recorded: RecordedUpgrade[] = []) => {
+        const c = parseConfig({ targetVersion: "3.8.1", hosts: [base], sshPrivateKey: KEY });
+        return resolveHosts(c.hosts, new Map([["st2-a", f]]), new Map([["st2-a", recorded]]), "3.8.1", [])[0];
+    };
+
+    it("plans the restore chain back to the release the backup was taken at, known at preview", () => {
+        const { host, plan: p } = resolve(upgraded({ name: "20261128T031500Z-3.8.1-to-3.9.0", manifest: true }));
+        assert.equal(host.currentVersion, "3.9.0");
+        assert.deepEqual([p.from, p.to, p.legs.length], ["3.9.0", "3.8.1", 0]);
+        assert.deepEqual(p.restore, { backup: "20261128T031500Z-3.8.1-to-3.9.0", takenAt: "3.8.1", upgradedTo: "3.9.0" });
+        assert.match(p.notices.map((n) => n.why).join("\n"), /restores the backup 20261128T031500Z-3\.8\.1-to-3\.9\.0 .*restore\.acceptLoss/);
+    });
+
+    it("refuses, in preview, every other way down, saying what is possible", () => {
+        const c = parseConfig({ targetVersion: "3.8.1", hosts: [base], sshPrivateKey: KEY });
+        const err = (f: HostFacts, target = "3.8.1") => resolveError([base], f, target);
+        assert.equal(c.targetVersion, "3.8.1");
+        assert.match(err(upgraded(null)), /host st2-a \(10\.0\.0\.11\): refusing to go back from 3\.9\.0 to 3\.8\.1: the host has no complete st2-upgrade backup/);
+        // Below the newest backup: only that backup's release.
+        assert.match(err(upgraded({ name: "20261128T031500Z-3.8.1-to-3.9.0", manifest: true }), "3.4.1"), /newest backup on the host \(20261128T031500Z-3\.8\.1-to-3\.9\.0\) was taken at 3\.8\.1.*targetVersion 3\.8\.1 restores it/);
+        // A backup of an upgrade to another release: the host changed since by other means.
+        assert.match(err(upgraded({ name: "20261128T031500Z-3.8.1-to-3.8.1", manifest: true })), /taken before an upgrade to 3\.8\.1, but the host runs 3\.9\.0/);
+        // st2-upgrade 0.1.0's backups keep no packages: not restorable offline.
+        assert.match(err(upgraded({ name: "20261128T031500Z-3.8.1-to-3.9.0", manifest: false })), /made by an older st2-upgrade, without the packages and manifest a restore needs/);
+        // Without root the backups cannot be seen: said so, not "no backup".
+        assert.match(err({ ...upgraded(null), backup: undefined, root: false }), /its backups could not be read/);
+    });
+
+    it("keeps a finished restore's steps (and a half-done one's) keyed on where it started", () => {
+        const restored = facts({ backup: { name: "20261128T031500Z-3.8.1-to-3.9.0", manifest: true } });
+        const rec = [{ from: "3.9.0", to: "3.8.1" }];
+        assert.deepEqual(planFrom("3.8.1", "3.8.1", rec), { from: "3.9.0", pinned: true });
+        const { plan: p } = resolve(restored, rec);
+        assert.deepEqual([p.from, p.to, p.restore?.backup], ["3.9.0", "3.8.1", "20261128T031500Z-3.8.1-to-3.9.0"]);
+        // Its backup rotated away since: nothing of it runs again, the steps stay.
+        assert.equal(resolve({ ...restored, backup: null }, rec).plan.restore?.takenAt, "3.8.1");
+        // The config written before the upgrade (currentVersion: the backup's release) stays valid.
+        const asserted = parseConfig({ targetVersion: "3.8.1", hosts: [{ ...base, currentVersion: "3.8.1" }], sshPrivateKey: KEY });
+        const backedUp = upgraded({ name: "20261128T031500Z-3.8.1-to-3.9.0", manifest: true });
+        assert.equal(resolveHosts(asserted.hosts, new Map([["st2-a", backedUp]]), new Map(), "3.8.1", [])[0].plan.restore?.takenAt, "3.8.1");
+        // Upgrading again after the restore plans a fresh upgrade from what the host runs.
+        const c = parseConfig({ targetVersion: "3.9.0", hosts: [base], sshPrivateKey: KEY });
+        const [{ plan: again }] = resolveHosts(c.hosts, new Map([["st2-a", restored]]), new Map([["st2-a", rec]]), "3.9.0", []);
+        assert.deepEqual([again.from, again.to, again.restore], ["3.8.1", "3.9.0", undefined]);
+    });
+
+    it("reads backup folder names, and nothing else, as backups", () => {
+        assert.deepEqual(parseBackupName("20261128T031500Z-2.0.1-to-3.0.1"), { backup: "20261128T031500Z-2.0.1-to-3.0.1", takenAt: "2.0.1", upgradedTo: "3.0.1" });
+        for (const bad of ["20261128T031500Z-2.0.1-to-3.0.1.partial", "before-restore", "2026-2.0.1-to-3.0.1", "20261128T031500Z-2.0-to-3.0.1"]) assert.equal(parseBackupName(bad), undefined, bad);
     });
 });
 

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { IniRenameMigration, IniSetMigration } from "../../components/catalog";
 import { parseConfig } from "../../components/config";
-import { plan } from "../../components/plan";
+import { parseBackupName, plan, restorePlan } from "../../components/plan";
 import { upgradeSteps, type Step } from "../../components/scripts";
 import { iniEdit, iniGet, legPins, st2Processes, versionGe } from "../../components/scripts/library";
 import { migrationLines } from "../../components/scripts/migrations";
@@ -23,6 +23,20 @@ function stepsFor(from: string, to: string, packageManager: "apt" | "yum", packa
     });
     const host = { ...cfg.hosts[0], currentVersion: from, packageManager };
     return upgradeSteps({ host, hostIndex: 0, plan: plan(from, to, cfg.hosts[0].packages), settings: cfg });
+}
+
+/** The restore chain of a host running `from` whose newest backup was taken at `to` before the upgrade to `from`. */
+function restoreStepsFor(from: string, to: string, packageManager: "apt" | "yum", acceptLoss = false): Step[] {
+    const cfg = parseConfig({
+        targetVersion: to,
+        hosts: [{ name: "st2-a", address: "10.0.0.11", user: "stackstorm", currentVersion: from, packageManager }],
+        sshPrivateKey: KEY,
+        backup: { dir: "/var/backups/st2 upgrade", extraPaths: ["/var/lib/st2 data"] },
+        restore: { acceptLoss },
+    });
+    const source = parseBackupName(`20261128T031500Z-${to}-to-${from}`)!;
+    const host = { ...cfg.hosts[0], currentVersion: from, packageManager, packages: ["st2", "st2web"] as const };
+    return upgradeSteps({ host: { ...host, packages: [...host.packages] }, hostIndex: 0, plan: restorePlan(from, to, source), settings: cfg });
 }
 
 function run(cmd: string, args: string[], input?: string) {
@@ -45,8 +59,30 @@ const MATRIX: [string, string, "apt" | "yum", string[]?][] = [
     ["3.8.1", "3.9.0", "apt"],
 ];
 
+const RESTORES: [string, string, "apt" | "yum", boolean][] = [
+    ["3.2.0", "3.0.1", "apt", false],
+    ["3.9.0", "3.8.1", "yum", true],
+    ["2.2.0", "2.0.1", "apt", false],
+];
+
 describe("generated scripts", () => {
-    const all = MATRIX.flatMap(([from, to, pm, pkgs]) => stepsFor(from, to, pm, pkgs).map((s) => ({ id: `${from}->${to} ${pm} ${s.key}`, s })));
+    const all = [
+        ...MATRIX.flatMap(([from, to, pm, pkgs]) => stepsFor(from, to, pm, pkgs).map((s) => ({ id: `${from}->${to} ${pm} ${s.key}`, s }))),
+        ...RESTORES.flatMap(([from, to, pm, accept]) => restoreStepsFor(from, to, pm, accept).map((s) => ({ id: `restore ${from}->${to} ${pm} ${s.key}`, s }))),
+    ];
+
+    it("undo a host with the restore chain, in order", () => {
+        assert.deepEqual(
+            restoreStepsFor("3.2.0", "3.0.1", "apt").map((s) => s.key),
+            ["restore-preflight", "restore-stop", "restore-packages", "restore-files", "restore-databases", "restore-start", "restore-datastore", "restore-verify"],
+        );
+        const [pre] = restoreStepsFor("3.2.0", "3.0.1", "apt");
+        assert.match(pre.script.body, /die "the restore would lose work done since the backup/);
+        assert.doesNotMatch(restoreStepsFor("3.2.0", "3.0.1", "apt", true)[0].script.body, /die "the restore would lose/);
+        // Before 3.0 key load cannot carry a secret's ciphertext: the export alone is refused.
+        assert.match(restoreStepsFor("2.2.0", "2.0.1", "apt")[0].script.body, /cannot load it back faithfully/);
+        assert.doesNotMatch(pre.script.body, /cannot load it back faithfully/);
+    });
 
     it("cover every step of the runbook, in order", () => {
         assert.deepEqual(
