@@ -62,7 +62,8 @@ pm_repair() {
 }`,
     // The cache first: it holds what the host installed unless cleaned, and needs no repository.
     // A .deb's file name spells an epoch's colon as %3a.
-    keep: `pm_file_id() { dpkg-deb -W --showformat='\${Package} \${Version}\\n' "$1"; }
+    keep: `# shellcheck disable=SC2016  # \${Package} is dpkg-deb's format, not bash's
+pm_file_id() { dpkg-deb -W --showformat='\${Package} \${Version}\\n' "$1"; }
 pm_keep() {
   local found
   found=$(find /var/cache/apt/archives -maxdepth 1 -name "$1_\${2//:/%3a}_*.deb" | head -n 1)

@@ -39,7 +39,9 @@ function places(ctx: StepContext, source: RestoreSource, snap = true): string[] 
  * datastore now with the backup's export, one `st2 key list -j` output per file. Keys are told
  * apart by name, scope (the 2.1 rename `system` -> `st2kv.system` aside) and user.
  *   datastore_diff count NOW... -- BACKUP...   prints "<added> <changed>" since the backup
- *   datastore_diff apply NOW... -- BACKUP...   prints "<scope>\t<user>\t<name>" of each key to delete,
+ *   datastore_diff apply NOW... -- BACKUP...   prints "<scope>^_<user>^_<name>" of each key to delete
+ *                                              (ASCII unit separators: not whitespace, so an empty
+ *                                              user stays a field for \`read\`),
  *                                              and writes the backup's keys, still loadable, to $LOAD
  */
 const datastoreDiff = `st2_python() {
@@ -71,7 +73,7 @@ if mode == "count":
     sys.exit(0)
 for k in sorted(now):
     if k not in then:
-        print("%s\\t%s\\t%s" % k)
+        print("\\x1f".join(k))
 load, utc = [], datetime.datetime.utcnow()
 for k, i in sorted(then.items()):
     item = {f: i[f] for f in ("name", "value", "scope", "user", "secret", "encrypted") if i.get(f) not in (None, "")}
@@ -267,7 +269,7 @@ function restoreDatastore(ctx: StepContext, source: RestoreSource): Step {
         `export LOAD="$work/load.json"`,
         `gone=$(datastore_diff apply "$work"/now-*.json -- "$b"/datastore-*.json)`,
         `deleted=0`,
-        `while IFS=$'\\t' read -r scope user name; do`,
+        `while IFS=$'\\x1f' read -r scope user name; do`,
         `  [ -n "$name" ] || continue`,
         `  if [ -n "$user" ] && [ "$scope" = user ]; then`,
         `    st2 key delete "$name" --scope user --user "$user" >/dev/null 2>&1 || st2 key delete "$name" --scope user >/dev/null || die "could not delete the user key $name (of $user) written since the backup"`,
