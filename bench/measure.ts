@@ -208,11 +208,11 @@ export function stepTimings(events: readonly EngineEvent[]): StepTiming[] {
     return [...byName.values()].filter((t): t is StepTiming => t.engineStart !== undefined && t.engineEnd !== undefined);
 }
 
-/** A host's outage in our run: from its `stop` step's start to its `start` step's end. */
-export function oursOutage(timings: readonly StepTiming[], host: string): { engine: number; seen: number } {
-    const stop = timings.find((t) => t.name === `st2-${host}-stop`);
-    const start = timings.find((t) => t.name === `st2-${host}-start`);
-    if (!stop || !start) throw new Error(`no stop/start events for ${host} in the event log`);
+/** A host's outage in our run: from its `stop` step's start to its `start` step's end (a restore's: `restore-stop`, `restore-start`). */
+export function oursOutage(timings: readonly StepTiming[], host: string, from = "stop", to = "start"): { engine: number; seen: number } {
+    const stop = timings.find((t) => t.name === `st2-${host}-${from}`);
+    const start = timings.find((t) => t.name === `st2-${host}-${to}`);
+    if (!stop || !start) throw new Error(`no ${from}/${to} events for ${host} in the event log`);
     return { engine: start.engineEnd - stop.engineStart, seen: start.seenEnd - stop.seenStart };
 }
 

@@ -4,7 +4,8 @@
  *
  *   outage   one host 3.8.1 -> 3.9.0: services stopped -> running again; ours (engine events of
  *            `stop`'s start and `start`'s end) vs StackStorm's runbook (bench/baseline-runbook.sh,
- *            stamps around its stop/start). Target <= 0.6.
+ *            stamps around its stop/start). Target <= 0.6. Then the same host back to 3.8.1 from its
+ *            backup (README, Undo): its restore outage, informational (the runbook has no undo).
  *   fleet    8 hosts, batches of 4: wall time of `pulumi up` vs the runbook host after host. <= 0.35.
  *   noop     a second `pulumi up` at the same target vs `pulumi up` of an empty program. <= 1.5.
  *   preview  `pulumi preview` at 10 hosts (fake addresses) vs `pulumi preview` of an empty program,
@@ -501,7 +502,6 @@ async function outagePhase(repoUrl: () => Promise<string>): Promise<Record<strin
     const { run, timings } = await oursUp(stack, "outage");
     const o = oursOutage(timings, mine.name);
     log(`ours: outage ${o.engine} s (engine timestamps), ${round(o.seen)} s (event log, 0.1 s); up took ${round(run.wallSeconds)} s`);
-    dropStack(stack);
 
     log(`baseline: runbook on ${theirs.name}`);
     const b = await baseline([theirs], "outage");
@@ -509,6 +509,18 @@ async function outagePhase(repoUrl: () => Promise<string>): Promise<Record<strin
     log(`baseline: outage ${round(bo.outage)} s; runbook took ${round(b.run.wallSeconds)} s`);
     await checkUpgraded([mine, theirs], before, "outage hosts");
     const versions = Object.fromEntries([mine, theirs].map((h) => [h.name, sshRun(h, "st2 --version 2>&1 | head -n 1").stdout.trim()]));
+
+    // The undo of the same upgrade (README, Undo): back to FROM from the backup's own packages.
+    const set = stack.pulumi(["config", "set", "st2-upgrade:targetVersion", FROM]);
+    if (set.code !== 0) throw new Error(`pulumi config set failed: ${set.stderr}`);
+    log(`ours: restore of ${mine.name} to ${FROM}`);
+    const restored = await oursUp(stack, "restore");
+    const ro = oursOutage(restored.timings, mine.name, "restore-stop", "restore-start");
+    const rd = oursOutage(restored.timings, mine.name, "restore-stop", "restore-datastore");
+    const restoreLost = await lostSince(mine, before.get(mine.name)!, FROM);
+    if (restoreLost.length) throw new Error(`the restore lost data:\n  ${restoreLost.join("\n  ")}`);
+    log(`ours: restore outage ${ro.engine} s (services stopped -> started), ${rd.engine} s until the datastore is back; up took ${round(restored.run.wallSeconds)} s`);
+    dropStack(stack);
     downHosts(PREFIXES.outage);
 
     const stop = timings.find((t) => t.name.endsWith("-stop"))!;
@@ -528,6 +540,20 @@ async function outagePhase(repoUrl: () => Promise<string>): Promise<Record<strin
         oursUpSeconds: round(run.wallSeconds),
         baselineRunbookSeconds: round(b.run.wallSeconds),
         versions,
+        // No baseline: StackStorm's runbook has no undo. Informational (README, Undo).
+        restore: {
+            to: FROM,
+            outageSeconds: ro.engine,
+            outageSecondsEventLog: round(ro.seen),
+            untilDatastoreSeconds: rd.engine,
+            untilDatastoreSecondsEventLog: round(rd.seen),
+            upSeconds: round(restored.run.wallSeconds),
+            // The upgrade's steps this run deletes are events too: only the restore's.
+            steps: restored.timings
+                .filter((t) => t.name.startsWith(`st2-${mine.name}-restore-`))
+                .sort((a, b2) => a.seenStart - b2.seenStart)
+                .map((t) => ({ step: t.name.slice(`st2-${mine.name}-`.length), seconds: round(t.seenEnd - t.seenStart) })),
+        },
     };
 }
 
