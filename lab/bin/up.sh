@@ -85,8 +85,18 @@ ip link set "$LAB_BRIDGE" up
 lab_http_ensure
 
 # 5. Addresses: a host keeps its address; new ones get the lowest free 10.200.0.11..250.
+# A netns on this bridge that no record of this lab folder knows and no process uses is a dead host
+# (of a run that was killed, or of another lab folder on the same bridge): it still holds its address
+# (and the MAC derived from it) on the bridge, so it goes. Addresses held anywhere on the machine, or
+# answering on the bridge, are never handed out again: this folder's records are not the only truth.
+for n in $(lab_all_hosts); do
+  if [ ! -d "$(lab_host_dir "$n")" ] && [ -z "$(ip netns pids "$(lab_netns "$n")" 2>/dev/null)" ]; then
+    lab_log "$n: removing a dead host on $LAB_BRIDGE that $LAB_DIR has no record of ($(ip -n "$(lab_netns "$n")" -4 -br addr show eth0 2>/dev/null | awk '{print $3}'))"
+    lab_host_down "$n"
+  fi
+done
 declare -A ADDR=()
-used=" "
+used=" $(lab_net_addresses | tr '\n' ' ')"
 for n in $(lab_all_hosts); do
   a=$(cat "$(lab_host_dir "$n")/address" 2>/dev/null || true)
   if [ -n "$a" ]; then used+="$a "; fi
@@ -95,7 +105,14 @@ for n in "${NAMES[@]}"; do
   a=$(cat "$(lab_host_dir "$n")/address" 2>/dev/null || true)
   if [ -z "$a" ]; then
     for k in $(seq 11 250); do
-      if [[ $used != *" $LAB_NET_PREFIX.$k "* ]]; then a=$LAB_NET_PREFIX.$k; break; fi
+      if [[ $used == *" $LAB_NET_PREFIX.$k "* ]]; then continue; fi
+      if lab_addr_answers "$LAB_NET_PREFIX.$k"; then
+        lab_log "$LAB_NET_PREFIX.$k answers on $LAB_BRIDGE but no host of $LAB_DIR has it: skipping it"
+        used+="$LAB_NET_PREFIX.$k "
+        continue
+      fi
+      a=$LAB_NET_PREFIX.$k
+      break
     done
     [ -n "$a" ] || lab_die "no free address left on $LAB_NET_PREFIX.0/24"
     used+="$a "

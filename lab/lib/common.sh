@@ -89,6 +89,26 @@ lab_all_hosts() {
   } | sort -u
 }
 
+# Every IPv4 address of the lab's /24 configured on this machine: its own interfaces and those of
+# every named network namespace, whatever this lab folder's records say. A lab host whose processes
+# were killed (a run that was stopped, another lab folder using the same bridge) leaves its netns
+# behind: its eth0 keeps the address and the MAC derived from it, answers ARP and refuses port 22.
+lab_net_addresses() {
+  local ns
+  {
+    ip -4 -o addr show 2>/dev/null
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do ip -n "$ns" -4 -o addr show 2>/dev/null; done
+  } | awk -v p="$LAB_NET_PREFIX." '{ split($4, a, "/"); if (index(a[1], p) == 1) print a[1] }' | sort -u
+}
+
+# lab_addr_answers ADDR: something on the bridge answers at ADDR (port 22 accepts or refuses within
+# 0.3 s; an address nobody holds gets no ARP reply and times out).
+lab_addr_answers() {
+  local out
+  out=$(timeout 0.3 bash -c "exec 3<>/dev/tcp/$1/22" 2>&1) && return 0
+  [[ $out == *"Connection refused"* ]]
+}
+
 # Rewrites $LAB_DIR/hosts.json from the per-host records of hosts that are up.
 lab_write_hosts_json() {
   local f out=$LAB_DIR/hosts.json sep=''

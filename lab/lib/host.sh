@@ -21,6 +21,25 @@ lab_host_is_up() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null
 }
 
+# lab_sshd_key_is ADDR KEY: the sshd at ADDR presents the ed25519 host key KEY (base64). No login.
+lab_sshd_key_is() {
+  ssh-keyscan -T 2 -t ed25519 "$1" 2>/dev/null | awk '{ print $3 }' | grep -qxF "$2"
+}
+
+# lab_addr_holder ADDR: the named network namespaces (or "this machine") holding ADDR, for messages.
+lab_addr_holder() {
+  local ns held=()
+  if ip -4 -o addr show 2>/dev/null | awk '{ print $4 }' | grep -qx "$1/[0-9]*"; then held+=("this machine"); fi
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    if ip -n "$ns" -4 -o addr show 2>/dev/null | awk '{ print $4 }' | grep -qx "$1/[0-9]*"; then
+      held+=("netns $ns, $(if [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then echo running; else echo no process; fi)")
+    fi
+  done
+  if [ "${#held[@]}" -eq 0 ]; then held=("no netns of this machine: it answers on the bridge"); fi
+  local IFS=';'
+  printf '%s' "${held[*]}"
+}
+
 # lab_host_down NAME: removes every trace of the host, whatever state it is in.
 lab_host_down() {
   local name=$1 d ns veth init p i mnt
@@ -66,7 +85,7 @@ lab_host_down() {
 # lab_host_up NAME ADDRESS LOWER [OS]: starts the host (nothing to do when it is already up); OS: a
 # key of lab/lib/os.tsv the host claims in /etc/os-release (none: the image's Debian 12).
 lab_host_up() {
-  local name=$1 addr=$2 lower=$3 os=${4:-} d r ns veth t0 pid deadline
+  local name=$1 addr=$2 lower=$3 os=${4:-} d r ns veth t0 pid deadline key
   d=$(lab_host_dir "$name")
   r=$d/root
   ns=$(lab_netns "$name")
@@ -127,7 +146,13 @@ lab_host_up() {
     printf 'deb [trusted=yes] http://%s:%s/ ./\n' "$LAB_BRIDGE_IP" "$LAB_HTTP_PORT" > "$r/etc/apt/sources.list.d/st2.list"
   fi
 
-  # Network: eth0 in the host's namespace, the other end on the bridge. No default route.
+  # Network: eth0 in the host's namespace, the other end on the bridge. No default route. Never an
+  # address something else holds (a dead host's netns, another lab on this bridge): the two would
+  # share IP and MAC, and connections would land on either.
+  if lab_net_addresses | grep -qxF "$addr" || lab_addr_answers "$addr"; then
+    lab_log "$name: $addr is held by something else on this machine or bridge ($(lab_addr_holder "$addr")): not starting a second host there"
+    return 1
+  fi
   ip netns add "$ns"
   # eth0's MAC follows from the address (02:00:a:b:c:d), so neighbour caches stay right across restarts
   local o1 o2 o3 o4
@@ -151,14 +176,17 @@ lab_host_up() {
   echo "$pid" > "$d/unshare.pid"
   step started
   deadline=$((SECONDS + 30))
-  until timeout 1 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; do
+  # Up = the sshd answering at the address presents this host's own key (not merely a TCP connect:
+  # whatever else answers there would pass that).
+  key=$(cut -d' ' -f2 "$r/etc/ssh/ssh_host_ed25519_key.pub")
+  until timeout 1 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null && lab_sshd_key_is "$addr" "$key"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       lab_log "$name: host exited during start; its log:"
       tail -20 "$d/sshd.log" >&2
       return 1
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      lab_log "$name: sshd did not answer within 30 s; its log:"
+      lab_log "$name: no sshd with this host's key answered at $addr within 30 s (the key there: $(ssh-keyscan -T 2 -t ed25519 "$addr" 2>/dev/null | awk '{ print $3 }' | grep . || echo none)); its log:"
       tail -20 "$d/sshd.log" >&2
       return 1
     fi
