@@ -59,20 +59,45 @@ lab_rpm_version() {
     | sed -E "s/^$1-(.*)\.[^.]+\.rpm\$/\1/" | grep -E "^$2-[^-]+\$" | sort -V | tail -1
 }
 
-lab_http_pid() { # PID of the running repository server, or nothing
-  local pid
-  pid=$(cat "$LAB_DIR/run/http.pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && grep -q http.server "/proc/$pid/cmdline" 2>/dev/null; then printf '%s' "$pid"; return 0; fi
-  # pid file lost (failed up): whoever listens on the bridge's port
+# lab_http_listener: PID of whatever listens on the bridge's repository port, or nothing.
+lab_http_listener() {
   ss -Hltnp "sport = :$LAB_HTTP_PORT" 2>/dev/null | awk -v a="$LAB_BRIDGE_IP:$LAB_HTTP_PORT" '$4 == a' \
     | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true
 }
 
-lab_http_ensure() {
+# lab_http_dir PID: the --directory a repository server serves.
+lab_http_dir() {
+  tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | awk 'prev == "--directory" { print; exit } { prev = $0 }'
+}
+
+lab_http_pid() { # PID of the running repository server of this lab folder, or nothing
   local pid
+  pid=$(cat "$LAB_DIR/run/http.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && grep -q http.server "/proc/$pid/cmdline" 2>/dev/null; then printf '%s' "$pid"; return 0; fi
+  # pid file lost (failed up): whoever listens on the bridge's port, if it serves this lab's repository
+  # (another lab folder's server on the same bridge would give our hosts its packages)
+  pid=$(lab_http_listener)
+  if [ -n "$pid" ] && [ "$(lab_http_dir "$pid")" = "$LAB_REPO" ]; then printf '%s' "$pid"; fi
+  return 0
+}
+
+lab_http_ensure() {
+  local pid other
   mkdir -p "$LAB_DIR/run"
   pid=$(lab_http_pid)
   if [ -n "$pid" ]; then return 0; fi
+  pid=$(lab_http_listener)
+  if [ -n "$pid" ]; then
+    other=$(lab_http_dir "$pid")
+    if grep -q http.server "/proc/$pid/cmdline" 2>/dev/null && [ -n "$other" ] && [ ! -d "$other" ]; then
+      # a lab folder removed without lab/bin/down.sh (a deleted checkout) left its server behind
+      lab_log "stopping the repository server of a removed lab folder on $LAB_BRIDGE_IP:$LAB_HTTP_PORT (pid $pid, $other)"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do lab_alive "$pid" || break; sleep 0.1; done
+    else
+      lab_die "$LAB_BRIDGE_IP:$LAB_HTTP_PORT is served by pid $pid (${other:-not a lab repository}), not this lab's $LAB_REPO: another lab folder uses bridge $LAB_BRIDGE (give this one LAB_BRIDGE=… LAB_NET=…, or run that one's lab/bin/down.sh)"
+    fi
+  fi
   setsid "$LAB_PYTHON" -m http.server "$LAB_HTTP_PORT" --bind "$LAB_BRIDGE_IP" --directory "$LAB_REPO" \
     >>"$LAB_DIR/run/http.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! > "$LAB_DIR/run/http.pid"
