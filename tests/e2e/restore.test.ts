@@ -81,7 +81,7 @@ describe("undo 3.2.0 -> 3.0.1 on two Ubuntu 16.04 hosts with Mistral (apt)", { t
     });
 });
 
-describe("a restore that fails half way resumes at the failed step", { timeout: 30 * MINUTES }, () => {
+describe("a restore that fails half way resumes at the failed step; the host can be upgraded again", { timeout: 30 * MINUTES }, () => {
     const lab = labSuite({ hosts: 1, version: "3.0.1", prefix: "rsf" }, (hosts) => labConfig(hosts, { targetVersion: "3.2.0" }));
 
     it("fails installing the old packages with services stopped, then finishes on the next up", () => {
@@ -102,5 +102,19 @@ describe("a restore that fails half way resumes at the failed step", { timeout: 
         assert.equal(resumed.code, 0, show(resumed));
         assert.deepEqual(resumed.ran, restoreChain(h.name).slice(2), "resumes at restore-packages");
         assertAsBefore(h, before, inventory(h));
+    });
+
+    it("upgrades the restored host again when the target goes back up, with a new backup", () => {
+        const [h] = lab.hosts;
+        const [restored] = reports(lab.stack);
+        setTarget(lab.stack, "3.2.0");
+        const r = lab.stack.up();
+        assert.equal(r.code, 0, show(r));
+        assert.deepEqual(r.ran.slice(0, 3), ["st2-rsf1-preflight", "st2-rsf1-fetch", "st2-rsf1-backup"]);
+        assert.equal(r.ran[r.ran.length - 1], "st2-rsf1-verify");
+        assert.match(sshRun(h, "st2 --version 2>&1").stdout, /^st2 3\.2\.0/);
+        const [again] = reports(lab.stack);
+        assert.equal(again.status, "upgraded");
+        assert.notEqual(again.backupPath, `/var/backups/st2-upgrade/${restored.restoredFrom}`, "a backup of its own");
     });
 });
