@@ -117,10 +117,24 @@ export function backup(ctx: StepContext): Step {
         `done`,
         `# shellcheck source=/dev/null`,
         `distro=$(. /etc/os-release && printf '%s %s' "\${ID:-unknown}" "\${VERSION_ID:-}")`,
-        `dumps=""`,
-        `for f in "$work"/*; do [ -f "$f" ] && dumps+="\${dumps:+,}\\"$(basename "$f")\\""; done`,
-        `printf '{"format":1,"host":"%s","takenAt":"%s","version":"%s","upgradeTo":"%s","distro":"%s","packageManager":"%s","packages":{%s},"files":[%s]}\\n' \\`,
-        `  "$ST2U_HOST" "$stamp" ${q(plan.from)} ${q(plan.to)} "$distro" ${q(pm(ctx).name)} "$manifest_packages" "$dumps" >"$work/manifest.json"`,
+        // What each file holds, for whoever restores it (by hand or with a restore chain).
+        `holds=""`,
+        `for f in "$work"/*; do`,
+        `  [ -f "$f" ] || continue`,
+        `  name=$(basename "$f")`,
+        `  case "$name" in`,
+        `    audit-logs.tar.gz) what="audit logs as they were (/var/log/st2/*.audit.log*; a restore never writes them back)" ;;`,
+        `    *.tar.gz) what=$(tar -tzf "$f" | sed -n 1p); what="/\${what%/}" ;;`,
+        `    datastore-*.json) what="st2 key list -j of st2 ${plan.from} (secrets encrypted with /etc/st2/keys)" ;;`,
+        `    mistral.pgdump) what="the Mistral database (pg_dump -Fc)" ;;`,
+        `    mongodb.archive.gz) what="MongoDB (mongodump --gzip --archive)" ;;`,
+        `    packages.tsv) what="package, version and file of every StackStorm package installed (packages/)" ;;`,
+        `    *) what="" ;;`,
+        `  esac`,
+        `  holds+="\${holds:+,}\\"$(json_esc "$name")\\":\\"$(json_esc "$what")\\""`,
+        `done`,
+        `printf '{"format":1,"host":"%s","takenAt":"%s","version":"%s","upgradeTo":"%s","distro":"%s","packageManager":"%s","packages":{%s},"holds":{%s},"checksums":"SHA256SUMS"}\\n' \\`,
+        `  "$ST2U_HOST" "$stamp" ${q(plan.from)} ${q(plan.to)} "$distro" ${q(pm(ctx).name)} "$manifest_packages" "$holds" >"$work/manifest.json"`,
         `sums=$(cd "$work" && find . -type f -printf '%P\\0' | sort -z | xargs -0 sha256sum --)`,
         `printf '%s\\n' "$sums" >"$work/SHA256SUMS"`,
         `mv "$work" "$dest"`,
@@ -130,7 +144,8 @@ export function backup(ctx: StepContext): Step {
         `log "backup complete: $(du -sh "$dest" | cut -f1)"`,
         `printf 'BACKUP_PATH=%s\\n' "$dest"`,
     ];
-    return makeStep(ctx, "backup", "back up data, configuration and the installed packages on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, pm(ctx).keep, iniGet, mistralDbUrl], lines);
+    const jsonEsc = `json_esc() { printf '%s' "$1" | sed 's/[\\\\"]/\\\\&/g'; }`;
+    return makeStep(ctx, "backup", "back up data, configuration and the installed packages on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, pm(ctx).keep, iniGet, mistralDbUrl, jsonEsc], lines);
 }
 
 /**

@@ -26,7 +26,11 @@ describe("undo 3.2.0 -> 3.0.1 on two Ubuntu 16.04 hosts with Mistral (apt)", { t
             const kept = sshRun(h, `sudo cat '${rep.backupPath}/packages.tsv'`).stdout;
             assert.match(kept, /^st2\t3\.0\.1-1\tpackages\/st2_3\.0\.1-1_[a-z0-9]+\.deb$/m, kept);
             assert.match(kept, /^st2mistral\t3\.0\.1-1\t/m, kept);
-            assert.match(sshRun(h, `sudo cat '${rep.backupPath}/manifest.json'`).stdout, /"version":"3\.0\.1","upgradeTo":"3\.2\.0"/);
+            const manifest = JSON.parse(sshRun(h, `sudo cat '${rep.backupPath}/manifest.json'`).stdout) as { version: string; upgradeTo: string; holds: Record<string, string> };
+            assert.deepEqual([manifest.version, manifest.upgradeTo], ["3.0.1", "3.2.0"]);
+            assert.equal(manifest.holds["etc_st2.tar.gz"], "/etc/st2");
+            assert.equal(manifest.holds["var_lib_st2-double.tar.gz"], "/var/lib/st2-double");
+            assert.match(manifest.holds["mistral.pgdump"], /Mistral database/);
         }
     });
 
