@@ -163,7 +163,7 @@ function datastoreLoadCheck(version: string): string[] {
     if (datastoreEra(version).loadFields.includes("encrypted")) return [];
     return [
         `if [ ! -f "$b/mongodb.archive.gz" ] && compgen -G "$b/datastore-*.json" >/dev/null; then`,
-        `  die ${q(`the backup keeps the datastore as an export, and st2 ${version}'s key load cannot load it back faithfully (it stores secrets' ciphertext as plain text, catalog datastore.ts); restore needs a MongoDB dump in the backup (mongodump, or one in backup.extraPaths): nothing was changed`)}`,
+        `  die ${q(`the backup keeps the datastore as an export, and st2 ${version}'s key load cannot load it back faithfully (it stores secrets' ciphertext as plain text, catalog datastore.ts); restoring it needs the backup's own MongoDB dump (mongodb.archive.gz, taken when mongod runs on the host); restore MongoDB by hand from your own dump instead: nothing was changed`)}`,
         `fi`,
     ];
 }
