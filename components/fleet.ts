@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "./config";
 import { reportedFacts, type HostFacts, type PlannedHost, type ReportedFacts, type ResolvedHost } from "./facts";
 import { StackStormHost, type Detected, type RestoreLoss, type StepSummary } from "./host";
+import { runsSteps } from "./plan";
 import { heldMessage, rolloutScope, type HostStatus, type RolloutScope } from "./rollout";
 
 export interface StackStormFleetArgs {
@@ -103,7 +104,7 @@ export class StackStormFleet extends pulumi.ComponentResource {
             // dependsOn array, never an Output or a promise of the array: pulumi.mergeOptions would
             // wrap those in pulumi.output(), which walks the resources it holds and, through their
             // parents, the whole fleet (previews of large fleets grew quadratically).
-            const upgrading = group.filter((member) => member.plan.legs.length > 0 || member.plan.restore !== undefined);
+            const upgrading = group.filter((member) => runsSteps(member.plan));
             const gated = settings.rollout.prepareBatchBeforeStop && upgrading.length > 1;
             const backups = new Map(upgrading.map(({ host }) => [host.name, deferred<pulumi.Resource>()]));
             const outageAfter = gated ? [...backups.values()].map((d) => d.promise) : undefined;

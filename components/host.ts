@@ -82,9 +82,12 @@ export class StackStormHost extends pulumi.ComponentResource {
             ...(host.hostKey ? { hostKey: host.hostKey } : {}),
         };
 
+        // Both chains (scripts/index.ts: the upgrade's and the restore's) are their preparation, then
+        // the outage, which ends with the verification.
+        const firstOutage = steps.findIndex((s) => s.phase === "outage");
         this.commands = [];
         const byKey = new Map<string, command.remote.Command>();
-        for (const step of steps) {
+        for (const [i, step] of steps.entries()) {
             const previous = this.commands[this.commands.length - 1];
             const cmd = new command.remote.Command(
                 `${name}-${step.key}`,
@@ -103,16 +106,15 @@ export class StackStormHost extends pulumi.ComponentResource {
                 },
                 {
                     parent: this,
-                    dependsOn: dependencies(step, previous, byKey.get("backup") ?? byKey.get("restore-preflight"), args),
+                    dependsOn: dependencies(previous, i === firstOutage && firstOutage > 0, args),
                     ignoreChanges: ["create", "stdin", "connection"],
                 },
             );
             byKey.set(step.key, cmd);
             this.commands.push(cmd);
         }
-        // A restore's preflight is its preparation: nothing stops before it passed on the whole batch.
-        this.prepared = byKey.get("backup") ?? byKey.get("restore-preflight");
-        this.verified = byKey.get("verify") ?? byKey.get("restore-verify");
+        this.prepared = firstOutage > 0 ? this.commands[firstOutage - 1] : undefined;
+        this.verified = this.commands[this.commands.length - 1];
 
         this.fromVersion = pulumi.output(this.plan.from);
         this.targetVersion = pulumi.output(this.plan.to);
@@ -144,17 +146,13 @@ export class StackStormHost extends pulumi.ComponentResource {
     }
 }
 
-/** Each step waits for the one before it; the first for the previous batch, `stop` for the batch's preparation. */
-function dependencies(
-    step: Step,
-    previous: pulumi.Resource | undefined,
-    backup: pulumi.Resource | undefined,
-    args: StackStormHostArgs,
-): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+/**
+ * Each step waits for the one before it; the first for the previous batch, the first of the outage
+ * (the stop, after this host's preparation) for the preparation of the whole batch.
+ */
+function dependencies(previous: pulumi.Resource | undefined, startsOutage: boolean, args: StackStormHostArgs): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
     if (!previous) return args.startAfter ?? [];
-    if ((step.key === "stop" || step.key === "restore-stop") && args.outageAfter && backup) {
-        return [previous, ...args.outageAfter];
-    }
+    if (startsOutage && args.outageAfter) return [previous, ...args.outageAfter];
     return [previous];
 }
 
@@ -166,16 +164,20 @@ export interface Detected {
     packages: Record<string, string>;
 }
 
+/** The JSON a step printed after `TAG ` at the start of a line, or undefined when it printed none. */
+function taggedJson<T>(stdout: string, tag: string): T | undefined {
+    const line = stdout.split("\n").find((l) => l.startsWith(`${tag} `));
+    return line ? (JSON.parse(line.slice(tag.length + 1)) as T) : undefined;
+}
+
 /** `PREFLIGHT {...}` -> what preflight found. */
 export function parseDetected(stdout: string): Detected | undefined {
-    const line = stdout.split("\n").find((l) => l.startsWith("PREFLIGHT "));
-    return line ? (JSON.parse(line.slice("PREFLIGHT ".length)) as Detected) : undefined;
+    return taggedJson<Detected>(stdout, "PREFLIGHT");
 }
 
 /** `VERIFIED {"version":"3.9.0",...}` -> "3.9.0". */
 export function parseVerifiedVersion(stdout: string): string | undefined {
-    const line = stdout.split("\n").find((l) => l.startsWith("VERIFIED "));
-    return line ? (JSON.parse(line.slice("VERIFIED ".length)) as { version: string }).version : undefined;
+    return taggedJson<{ version: string }>(stdout, "VERIFIED")?.version;
 }
 
 /** `BACKUP_PATH=/var/backups/...` -> the path. */
@@ -195,6 +197,5 @@ export interface RestoreLoss {
 
 /** `RESTORE_LOSS {...}` -> the counts. */
 export function parseRestoreLoss(stdout: string): RestoreLoss | undefined {
-    const line = stdout.split("\n").find((l) => l.startsWith("RESTORE_LOSS "));
-    return line ? (JSON.parse(line.slice("RESTORE_LOSS ".length)) as RestoreLoss) : undefined;
+    return taggedJson<RestoreLoss>(stdout, "RESTORE_LOSS");
 }

@@ -357,6 +357,11 @@ export function restorePlan(from: string, to: string, newest: RestoreSource | un
     };
 }
 
+/** Whether the plan has anything to run on its host: package legs, or a restore. */
+export function runsSteps(p: UpgradePlan): boolean {
+    return p.legs.length > 0 || p.restore !== undefined;
+}
+
 /** `20261128T031500Z-3.0.1-to-3.2.0` -> where a backup folder's name says it was taken; undefined for other names. */
 export function parseBackupName(name: string): RestoreSource | undefined {
     const m = /^\d{8}T\d{6}Z-(\d+\.\d+\.\d+)-to-(\d+\.\d+\.\d+)$/.exec(name);

@@ -2,7 +2,7 @@
  * The table of contents of a host upgrade: which steps, in which order. Each step's script comes
  * from its own module; this file only orders them.
  */
-import type { PackageLeg } from "../plan";
+import { runsSteps, type PackageLeg } from "../plan";
 import type { Step, StepContext } from "./context";
 import { migration } from "./migrations";
 import { mistralDb } from "./mistral";
@@ -18,8 +18,8 @@ export type { StepScript } from "./shell";
  * restore plan (back to the host's pre-upgrade backup) gets the restore chain instead.
  */
 export function upgradeSteps(ctx: StepContext): Step[] {
+    if (!runsSteps(ctx.plan)) return [];
     if (ctx.plan.restore) return restoreSteps(ctx, ctx.plan.restore);
-    if (ctx.plan.legs.length === 0) return [];
     return [preflight(ctx), fetch(ctx), backup(ctx), stop(ctx), ...ctx.plan.legs.flatMap((leg) => legSteps(ctx, leg)), start(ctx), verify(ctx)];
 }
 
