@@ -536,8 +536,9 @@ export function resolveHosts(
         // Assertions: the configured value must match what the host runs, or the start of the upgrade
         // this stack recorded for it (a config written before the upgrade stays valid after it), or,
         // going back to a backup, the release that backup was taken at (the same config, unchanged).
-        const restoring = semver.gt(from, targetVersion) && host.currentVersion === targetVersion;
-        if (host.currentVersion !== undefined && host.currentVersion !== running && host.currentVersion !== from && !restoring) {
+        const goingBack = semver.gt(from, targetVersion);
+        const backupRelease = goingBack && host.currentVersion === targetVersion;
+        if (host.currentVersion !== undefined && host.currentVersion !== running && host.currentVersion !== from && !backupRelease) {
             problems.push(
                 `${key}.currentVersion is "${host.currentVersion}" but ${where} runs ${running} (st2 package ${f.packages.st2}). ` +
                     `Remove the key to plan from what the host runs, or set it: currentVersion: "${running}"`,
@@ -555,7 +556,7 @@ export function resolveHosts(
                     `Remove the key to plan from what is installed, or set it: packages: [${installed.map((p) => `"${p}"`).join(", ")}]`,
             );
         }
-        if (semver.gt(from, targetVersion)) {
+        if (goingBack) {
             // Undo: only back to the release the host's newest backup was taken at (plan.ts restorePlan).
             const resolvedHost: ResolvedHost = { ...host, currentVersion: from, packageManager: f.packageManager, packages: installed };
             try {

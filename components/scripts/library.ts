@@ -3,6 +3,9 @@
  * the operator reads in preview stays short; each is written once, here.
  */
 
+import { keyListCalls } from "../catalog";
+import { q } from "./shell";
+
 export const versionGe = `version_ge() { [ "$(printf '%s\\n%s\\n' "$1" "$2" | sort -V | tail -n 1)" = "$1" ]; }`;
 
 /** Prints the value of \`key\` in \`[section]\` of an ini file; fails when absent. */
@@ -112,3 +115,21 @@ export const legPins = `leg_pins() {
     pm_resolve "$p" "$version"
   done
 }`;
+
+/** Prints "ID VERSION_ID" of the host's /etc/os-release: the distribution preflight reports and a backup is taken on. */
+export const osDistro = `os_distro() {
+  # shellcheck source=/dev/null
+  (. /etc/os-release && printf '%s %s' "\${ID:-unknown}" "\${VERSION_ID:-}")
+}`;
+
+/**
+ * Lines exporting the whole datastore of st2 `version` as JSON: one \`st2 key list -j\` per listing
+ * its release needs to print every key (KEY_LIST_FLAGS), into `<dir>/<prefix>1.json`, 2, … (no bash
+ * function: the listings are the release's, known when the script is made).
+ */
+export function keyExportLines(version: string, dir: string, prefix: string): string[] {
+    return keyListCalls(version).map(
+        (args, i) =>
+            `st2 key list -j ${args.map(q).join(" ")} >"${dir}/${prefix}${i + 1}.json" || die "exporting the datastore failed (st2 key list${args.length ? ` ${args.join(" ")}` : ""}): is st2api running and is root's st2 CLI authenticated?"`,
+    );
+}

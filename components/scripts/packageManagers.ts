@@ -65,13 +65,13 @@ pm_repair() {
     keep: `# shellcheck disable=SC2016  # \${Package} is dpkg-deb's format, not bash's
 pm_file_id() { dpkg-deb -W --showformat='\${Package} \${Version}\\n' "$1"; }
 pm_keep() {
-  local found
-  found=$(find /var/cache/apt/archives -maxdepth 1 -name "$1_\${2//:/%3a}_*.deb" | head -n 1)
+  local found file="$1_\${2//:/%3a}_*.deb"
+  found=$(find /var/cache/apt/archives -maxdepth 1 -name "$file" | head -n 1)
   if [ -n "$found" ] && [ "$(pm_file_id "$found")" = "$1 $2" ]; then
     cp -- "$found" "$3/"
   else
     (cd "$3" && apt-get -q download "$1=$2" >&2) || return 1
-    found=$(find "$3" -maxdepth 1 -name "$1_\${2//:/%3a}_*.deb" | head -n 1)
+    found=$(find "$3" -maxdepth 1 -name "$file" | head -n 1)
     [ -n "$found" ] || return 1
   fi
   basename "$found"
@@ -183,11 +183,10 @@ pm_repair() {
     // (dnf-plugins-core, which dnf's versionlock already needs).
     keep: `pm_file_id() { rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' "$1" 2>/dev/null; }
 pm_keep() {
-  local found f
-  found=""
+  local found="" f file="$1-$2.*.rpm"
   while IFS= read -r f; do
     if [ "$(pm_file_id "$f")" = "$1 $2" ]; then found=$f; break; fi
-  done < <(find /var/cache/dnf /var/cache/yum -name "$1-$2.*.rpm" 2>/dev/null)
+  done < <(find /var/cache/dnf /var/cache/yum -name "$file" 2>/dev/null)
   if [ -n "$found" ]; then
     cp -- "$found" "$3/"
   else
@@ -196,7 +195,7 @@ pm_keep() {
     else
       yum -q -y --disableplugin=versionlock download --destdir "$3" "$1-$2" >&2 || return 1
     fi
-    found=$(find "$3" -maxdepth 1 -name "$1-$2.*.rpm" | head -n 1)
+    found=$(find "$3" -maxdepth 1 -name "$file" | head -n 1)
     [ -n "$found" ] || return 1
   fi
   basename "$found"

@@ -2,11 +2,11 @@
  * Steps that run while StackStorm still serves: they find problems and do slow work (downloads,
  * backups) before the outage begins.
  */
-import { keyListCalls, PACKAGE_NAMES } from "../catalog";
+import { PACKAGE_NAMES } from "../catalog";
 import { refusedPackages } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
 import { queueEmptyLines } from "./migrations";
-import { iniGet, legPins, mistralDbUrl, versionGe } from "./library";
+import { iniGet, keyExportLines, legPins, mistralDbUrl, osDistro, versionGe } from "./library";
 import { bashArray, q } from "./shell";
 
 /** Reachable, right distribution tools, the version the plan assumes, enough disk. Changes nothing. */
@@ -17,8 +17,7 @@ export function preflight(ctx: StepContext): Step {
     const allowed = [plan.from, ...plan.legs.map((l) => l.version)];
     const lines = [
         `command -v ${strategy.binary} >/dev/null || die ${q(`${strategy.binary} not found, but ${key}.packageManager is ${strategy.name}`)}`,
-        `# shellcheck source=/dev/null`,
-        `distro=$(. /etc/os-release && printf '%s %s' "\${ID:-unknown}" "\${VERSION_ID:-}")`,
+        `distro=$(os_distro)`,
         `current=$(pm_installed st2)`,
         `[ -n "$current" ] || die "the st2 package is not installed: is this a StackStorm host?"`,
         bashArray("allowed", allowed),
@@ -48,7 +47,7 @@ export function preflight(ctx: StepContext): Step {
         ...toolChecks(ctx),
         `printf 'PREFLIGHT {"distro":"%s","st2":"%s","freeMb":%s,"packages":{%s}}\\n' "$distro" "$current" "$free" "$packages"`,
     ];
-    return makeStep(ctx, "preflight", "check the host before changing anything", "prepare", settings.timeouts.step, [strategy.query], lines);
+    return makeStep(ctx, "preflight", "check the host before changing anything", "prepare", settings.timeouts.step, [strategy.query, osDistro], lines);
 }
 
 /** Downloads every package of every leg, so that the outage only installs. */
@@ -91,10 +90,7 @@ export function backup(ctx: StepContext): Step {
         `audit=(/var/log/st2/*.audit.log*)`,
         `if [ "\${#audit[@]}" -gt 0 ]; then tar -C / -czf "$work/audit-logs.tar.gz" "\${audit[@]#/}"; fi`,
         `if command -v st2 >/dev/null; then`,
-        ...keyListCalls(plan.from).map(
-            (args, i) =>
-                `  st2 key list -j ${args.map(q).join(" ")} >"$work/datastore-${i + 1}.json" || die "exporting the datastore failed (st2 key list${args.length ? ` ${args.join(" ")}` : ""}): is st2api running and is root's st2 CLI authenticated?"`,
-        ),
+        ...keyExportLines(plan.from, "$work", "datastore-").map((l) => `  ${l}`),
         `  log "datastore: $(cat "$work"/datastore-*.json | grep -c '"name"' || true) keys exported (secrets stay encrypted)"`,
         `fi`,
         `if [ -n "$(pm_installed st2mistral)" ] && [ -r ${q(settings.mistral.configFile)} ]; then`,
@@ -115,8 +111,7 @@ export function backup(ctx: StepContext): Step {
         `  printf '%s\\t%s\\t%s\\n' "$p" "$v" "packages/$file" >>"$work/packages.tsv"`,
         `  manifest_packages+="\${manifest_packages:+,}\\"$p\\":{\\"version\\":\\"$v\\",\\"file\\":\\"packages/$file\\"}"`,
         `done`,
-        `# shellcheck source=/dev/null`,
-        `distro=$(. /etc/os-release && printf '%s %s' "\${ID:-unknown}" "\${VERSION_ID:-}")`,
+        `distro=$(os_distro)`,
         // What each file holds, for whoever restores it (by hand or with a restore chain).
         `holds=""`,
         `for f in "$work"/*; do`,
@@ -145,7 +140,7 @@ export function backup(ctx: StepContext): Step {
         `printf 'BACKUP_PATH=%s\\n' "$dest"`,
     ];
     const jsonEsc = `json_esc() { printf '%s' "$1" | sed 's/[\\\\"]/\\\\&/g'; }`;
-    return makeStep(ctx, "backup", "back up data, configuration and the installed packages on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, pm(ctx).keep, iniGet, mistralDbUrl, jsonEsc], lines);
+    return makeStep(ctx, "backup", "back up data, configuration and the installed packages on the host", "prepare", settings.timeouts.packages, [pm(ctx).query, pm(ctx).keep, iniGet, mistralDbUrl, osDistro, jsonEsc], lines);
 }
 
 /**

@@ -6,11 +6,10 @@
  * and the databases. What the restore replaces is first kept beside the backup (`before-restore/`),
  * so even accepted loss can be recovered by hand; audit logs are append-only and never touched.
  */
-import { keyListCalls } from "../catalog";
 import { datastoreEra } from "../catalog/datastore";
 import type { RestoreSource } from "../plan";
 import { makeStep, pm, type Step, type StepContext } from "./context";
-import { iniGet, mistralDbUrl, psql } from "./library";
+import { iniGet, keyExportLines, mistralDbUrl, osDistro, psql } from "./library";
 import { start, stop, verify } from "./outage";
 import { q } from "./shell";
 
@@ -53,7 +52,7 @@ const datastoreDiff = `st2_python() {
 }
 datastore_diff() {
   "$(st2_python)" - "$@" <<'PY'
-import datetime, json, sys
+import datetime, json, os, sys
 mode, args = sys.argv[1], sys.argv[2:]
 cut = args.index("--")
 def items(files):
@@ -84,18 +83,10 @@ for k, i in sorted(then.items()):
             continue
         item["ttl"] = int(left)
     load.append(item)
-import os
 with open(os.environ["LOAD"], "w") as fh:
     json.dump(load, fh)
 PY
 }`;
-
-/** `st2 key list -j` into numbered files of DIR, every key of the running release (KEY_LIST_FLAGS). */
-function exportLines(version: string, dir: string): string[] {
-    return keyListCalls(version).map(
-        (args, i) => `st2 key list -j ${args.map(q).join(" ")} >"${dir}/now-${i + 1}.json" || die "st2 key list failed: is st2api running and is root's st2 CLI authenticated?"`,
-    );
-}
 
 /**
  * The backup is whole (every checksum), made for this host's distribution and package manager, its
@@ -112,8 +103,7 @@ function restorePreflight(ctx: StepContext, source: RestoreSource): Step {
         `  [ -f "$b/$f" ] || die "$b has no $f: it cannot be restored safely"`,
         `done`,
         `(cd "$b" && sha256sum --quiet --strict -c SHA256SUMS) || die "$b does not match its checksums (SHA256SUMS, above): the backup is damaged; nothing was changed"`,
-        `# shellcheck source=/dev/null`,
-        `distro=$(. /etc/os-release && printf '%s %s' "\${ID:-unknown}" "\${VERSION_ID:-}")`,
+        `distro=$(os_distro)`,
         `grep -qF "\\"distro\\":\\"$distro\\"" "$b/manifest.json" || die "$b was taken on another distribution than this host's $distro (manifest.json): its packages do not fit"`,
         `grep -qF '"packageManager":"${strategy.name}"' "$b/manifest.json" || die "$b was taken with another package manager than ${strategy.name}"`,
         `grep -qF '"version":"${plan.to}"' "$b/manifest.json" || die "$b was not taken at ${plan.to} (manifest.json)"`,
@@ -131,7 +121,7 @@ function restorePreflight(ctx: StepContext, source: RestoreSource): Step {
         `trap 'rm -rf "$work"' EXIT`,
         `keys_added=0 keys_changed=0 mistral=0`,
         `if compgen -G "$b/datastore-*.json" >/dev/null; then`,
-        ...exportLines(plan.from, "$work").map((l) => `  ${l}`),
+        ...keyExportLines(plan.from, "$work", "now-").map((l) => `  ${l}`),
         `  counts=$(datastore_diff count "$work"/now-*.json -- "$b"/datastore-*.json)`,
         `  read -r keys_added keys_changed <<<"$counts"`,
         `fi`,
@@ -151,7 +141,7 @@ function restorePreflight(ctx: StepContext, source: RestoreSource): Step {
         `fi`,
         ...datastoreLoadCheck(plan.to),
     ];
-    return makeStep(ctx, "restore-preflight", `check the backup ${source.backup} and what a restore would lose`, "prepare", settings.timeouts.step, [strategy.query, strategy.keep, iniGet, mistralDbUrl, psql, datastoreDiff], lines);
+    return makeStep(ctx, "restore-preflight", `check the backup ${source.backup} and what a restore would lose`, "prepare", settings.timeouts.step, [strategy.query, strategy.keep, iniGet, mistralDbUrl, psql, osDistro, datastoreDiff], lines);
 }
 
 /**
@@ -264,7 +254,7 @@ function restoreDatastore(ctx: StepContext, source: RestoreSource): Step {
         `  [ "$SECONDS" -lt "$deadline" ] || die "st2 key list still fails ${settings.verify.settleSeconds} s after start: is st2api up and root's st2 CLI authenticated?"`,
         `  sleep 2`,
         `done`,
-        ...exportLines(plan.to, "$work"),
+        ...keyExportLines(plan.to, "$work", "now-"),
         `if ! compgen -G "$snap/datastore-now-*.json" >/dev/null; then for f in "$work"/now-*.json; do cp "$f" "$snap/datastore-$(basename "$f")"; done; fi`,
         `export LOAD="$work/load.json"`,
         `gone=$(datastore_diff apply "$work"/now-*.json -- "$b"/datastore-*.json)`,
