@@ -89,11 +89,9 @@ lab_http_ensure
 # (of a run that was killed, or of another lab folder on the same bridge): it still holds its address
 # (and the MAC derived from it) on the bridge, so it goes. Addresses held anywhere on the machine, or
 # answering on the bridge, are never handed out again: this folder's records are not the only truth.
-for n in $(lab_all_hosts); do
-  if [ ! -d "$(lab_host_dir "$n")" ] && [ -z "$(ip netns pids "$(lab_netns "$n")" 2>/dev/null)" ]; then
-    lab_log "$n: removing a dead host on $LAB_BRIDGE that $LAB_DIR has no record of ($(ip -n "$(lab_netns "$n")" -4 -br addr show eth0 2>/dev/null | awk '{print $3}'))"
-    lab_host_down "$n"
-  fi
+for n in $(lab_foreign_hosts dead); do
+  lab_log "$n: removing a dead host on $LAB_BRIDGE that $LAB_DIR has no record of ($(ip -n "$(lab_netns "$n")" -4 -br addr show eth0 2>/dev/null | awk '{print $3}'))"
+  lab_host_down "$n"
 done
 declare -A ADDR=()
 used=" $(lab_net_addresses | tr '\n' ' ')"

@@ -89,6 +89,17 @@ lab_all_hosts() {
   } | sort -u
 }
 
+# lab_foreign_hosts live|dead: hosts on this lab's bridge that this lab folder has no record of,
+# with processes running (another lab folder's, in use) or none (a dead host: a killed run's netns).
+lab_foreign_hosts() {
+  local n running
+  for n in $(lab_all_hosts); do
+    [ -d "$(lab_host_dir "$n")" ] && continue
+    running=$(ip netns pids "$(lab_netns "$n")" 2>/dev/null || true)
+    case "$1:${running:+running}" in live:running | dead:) echo "$n" ;; esac
+  done
+}
+
 # Every IPv4 address of the lab's /24 configured on this machine: its own interfaces and those of
 # every named network namespace, whatever this lab folder's records say. A lab host whose processes
 # were killed (a run that was stopped, another lab folder using the same bridge) leaves its netns

@@ -70,15 +70,6 @@ lab_http_dir() {
   tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | awk 'prev == "--directory" { print; exit } { prev = $0 }'
 }
 
-# lab_foreign_live_hosts: hosts on this lab's bridge with running processes that this lab folder
-# has no record of (another lab folder's, in use).
-lab_foreign_live_hosts() {
-  local n
-  for n in $(lab_all_hosts); do
-    if [ ! -d "$(lab_host_dir "$n")" ] && [ -n "$(ip netns pids "$(lab_netns "$n")" 2>/dev/null)" ]; then echo "$n"; fi
-  done
-}
-
 lab_http_pid() { # PID of the running repository server of this lab folder, or nothing
   local pid
   pid=$(cat "$LAB_DIR/run/http.pid" 2>/dev/null || true)
@@ -98,7 +89,7 @@ lab_http_ensure() {
   pid=$(lab_http_listener)
   if [ -n "$pid" ]; then
     other=$(lab_http_dir "$pid")
-    if grep -q http.server "/proc/$pid/cmdline" 2>/dev/null && [ -n "$other" ] && { [ ! -d "$other" ] || [ -z "$(lab_foreign_live_hosts)" ]; }; then
+    if grep -q http.server "/proc/$pid/cmdline" 2>/dev/null && [ -n "$other" ] && { [ ! -d "$other" ] || [ -z "$(lab_foreign_hosts live)" ]; }; then
       # A lab folder removed without lab/bin/down.sh (a deleted checkout) left its server behind, or
       # one whose hosts are all gone from this bridge (a killed run, a CI checkout left in place):
       # nothing of it runs that its server could be serving.
