@@ -524,13 +524,11 @@ async function outagePhase(repoUrl: () => Promise<string>): Promise<Record<strin
     downHosts(PREFIXES.outage);
 
     const stop = timings.find((t) => t.name.endsWith("-stop"))!;
-    const steps = timings
-        .filter((t) => t.seenStart >= stop.seenStart - 0.01 && !t.name.endsWith("-verify"))
-        .sort((a, b2) => a.seenStart - b2.seenStart)
-        .map((t) => ({ step: t.name.slice(`st2-${mine.name}-`.length), seconds: round(t.seenEnd - t.seenStart) }));
-    const allSteps = timings
-        .sort((a, b2) => a.seenStart - b2.seenStart)
-        .map((t) => ({ step: t.name.slice(`st2-${mine.name}-`.length), seconds: round(t.seenEnd - t.seenStart) }));
+    // Step names without the host's prefix, with their durations, in the order they started.
+    const stepList = (ts: readonly StepTiming[]) =>
+        [...ts].sort((a, b2) => a.seenStart - b2.seenStart).map((t) => ({ step: t.name.slice(`st2-${mine.name}-`.length), seconds: round(t.seenEnd - t.seenStart) }));
+    const steps = stepList(timings.filter((t) => t.seenStart >= stop.seenStart - 0.01 && !t.name.endsWith("-verify")));
+    const allSteps = stepList(timings);
     return {
         oursSeconds: o.engine,
         oursSecondsEventLog: round(o.seen),
@@ -549,10 +547,7 @@ async function outagePhase(repoUrl: () => Promise<string>): Promise<Record<strin
             untilDatastoreSecondsEventLog: round(rd.seen),
             upSeconds: round(restored.run.wallSeconds),
             // The upgrade's steps this run deletes are events too: only the restore's.
-            steps: restored.timings
-                .filter((t) => t.name.startsWith(`st2-${mine.name}-restore-`))
-                .sort((a, b2) => a.seenStart - b2.seenStart)
-                .map((t) => ({ step: t.name.slice(`st2-${mine.name}-`.length), seconds: round(t.seenEnd - t.seenStart) })),
+            steps: stepList(restored.timings.filter((t) => t.name.startsWith(`st2-${mine.name}-restore-`))),
         },
     };
 }

@@ -143,12 +143,13 @@ export function commandLog(host: LabHost): string[] {
 
 /**
  * A second `preview` and `up` after a finished upgrade: no change, no step, and on each host only
- * our own login for the command log and one read-only fact read per run.
+ * our own login for the command log and one read-only fact read per run. Returns the preview (with
+ * `--diff`) for more checks of its text.
  */
-export function assertSecondRunChangesNothing(stack: ProgramStack, hosts: readonly LabHost[]): void {
+export function assertSecondRunChangesNothing(stack: ProgramStack, hosts: readonly LabHost[]): PulumiResult {
     const sessions = hosts.map(sshdSessions);
     const logs = hosts.map((h) => commandLog(h));
-    const preview = stack.pulumi(["preview", "--expect-no-changes"]);
+    const preview = stack.pulumi(["preview", "--expect-no-changes", "--diff"]);
     assert.equal(preview.code, 0, show(preview));
     const r = stack.up();
     assert.equal(r.code, 0, show(r));
@@ -158,6 +159,7 @@ export function assertSecondRunChangesNothing(stack: ProgramStack, hosts: readon
     // (preview, up); the command log shows only the fact read's st2 --version and st2ctl status.
     assert.deepEqual(hosts.map(sshdSessions), sessions.map((n) => n + 3));
     hosts.forEach((h, i) => assertOnlyFactReads(h, commandLog(h).slice(logs[i].length), 2));
+    return preview;
 }
 
 /**

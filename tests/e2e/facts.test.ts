@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ensureToolchain } from "../../lab/support/engine";
 import { labDown, labUp, sshdSessions, sshRun, withFault, type LabHost } from "../../lab/support/lab";
-import { assertOnlyFactReads, commandLog, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
+import { assertOnlyFactReads, assertSecondRunChangesNothing, commandLog, labConfig, programStack, show, type ProgramStack } from "../../lab/support/program";
 
 const MINUTES = 60_000;
 
@@ -102,18 +102,9 @@ describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => 
             assert.match(r.facts.st2Version, /^st2 2\.0\.1/);
         }
 
-        const sessions = hosts.map(sshdSessions);
-        const logs = hosts.map(commandLog);
-        const preview = stack.pulumi(["preview", "--expect-no-changes", "--diff"]);
-        assert.equal(preview.code, 0, show(preview));
-        assert.doesNotMatch(preview.stdout, /\bdelete\b|- command:remote:Command/, show(preview));
-        const again = stack.up();
-        assert.equal(again.code, 0, show(again));
-        assert.deepEqual(again.ran, []);
-        assert.ok(again.events.length > 0 && again.events.every((e) => e.op === "same"), JSON.stringify(again.events.filter((e) => e.op !== "same")));
         // Per host: our command-log login, then one fact read for the preview and one for the up.
-        assert.deepEqual(hosts.map(sshdSessions), sessions.map((n) => n + 3));
-        hosts.forEach((h, i) => assertOnlyFactReads(h, commandLog(h).slice(logs[i].length), 2));
+        const preview = assertSecondRunChangesNothing(stack, hosts);
+        assert.doesNotMatch(preview.stdout, /\bdelete\b|- command:remote:Command/, show(preview));
         const now = (stack.outputs() as { hosts: Report[] }).hosts;
         for (const r of now) {
             assert.equal(r.fromVersion, "2.0.1", "the plan keeps the start of the recorded upgrade");
