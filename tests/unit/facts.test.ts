@@ -52,8 +52,15 @@ function runScript(dir: string): { code: number; stdout: string; stderr: string 
 const UBUNTU_1604 = 'NAME="Ubuntu"\nVERSION="16.04.7 LTS (Xenial Xerus)"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="16.04"\n';
 // st2 2.x ran on Python 2, whose argparse prints --version on stderr.
 const ST2_PY2 = '#!/bin/sh\necho "st2 2.2.0, on Python 2.7.12" >&2\n';
+/**
+ * dpkg-query -W -f='${Package} ${db:Status-Abbrev} ${Version}\n' NAME..., as Debian's dpkg answers
+ * it on a lab host: the packages it knows, sorted by name, one line each ("ii " is the 3-letter
+ * abbreviation); the others named on stderr, and exit 1.
+ */
 const DPKG = (installed: Record<string, string>) =>
-    `#!/bin/bash\ncase "$3" in\n${Object.entries(installed).map(([p, v]) => `  ${p}) echo "${v.includes(" ") ? v : `ii  ${v}`}" ;;`).join("\n")}\n  *) exit 1 ;;\nesac\n`;
+    `#!/bin/bash\nshift 2\nrc=0\nfor p in $(printf '%s\\n' "$@" | sort); do\n  case "$p" in\n${Object.entries(installed)
+        .map(([p, v]) => `    ${p}) echo "${p} ${v.includes(" ") ? v : `ii  ${v}`}" ;;`)
+        .join("\n")}\n    *) echo "dpkg-query: no packages found matching $p" >&2; rc=1 ;;\n  esac\ndone\nexit $rc\n`;
 
 describe("the fact script", () => {
     it("is shellcheck-clean, and its remote command too", () => {
@@ -95,8 +102,10 @@ describe("the fact script", () => {
     it("reads a RHEL-family host's packages from rpm, the newest instance of each, two instances as unfinished", () => {
         const dir = fakeHost({
             "os-release": 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.10"\n',
-            // rpm -q [--qf FORMAT] NAME, as rpm 4.18 answers: st2 left twice by an interrupted transaction.
-            "bin/rpm": `#!/bin/bash\npkg=\${!#}\ncase "$pkg" in\n  st2) printf '%s\\n' 3.9.0-1 3.8.1-1 ;;\n  st2web) echo 3.9.0-3 ;;\n  *) echo "package $pkg is not installed"; exit 1 ;;\nesac\n`,
+            // rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\n' NAME..., as rpm 4.x answers: every installed
+            // instance (st2 left twice by an interrupted transaction), a sentence on stdout for each
+            // package not installed, their count as the exit status.
+            "bin/rpm": `#!/bin/bash\nshift 3\nrc=0\nfor pkg in "$@"; do\n  case "$pkg" in\n    st2) printf 'st2 %s\\n' 3.9.0-1 3.8.1-1 ;;\n    st2web) echo st2web 3.9.0-3 ;;\n    *) echo "package $pkg is not installed"; rc=$((rc + 1)) ;;\n  esac\ndone\nexit $rc\n`,
         });
         const r = runScript(dir);
         assert.equal(r.code, 0, r.stderr);
