@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { inspect } from "node:util";
-import { inspectLoopsOn, plainPromiseTraces, plainStack } from "../../components/stack-traces";
+import { inspectLoopsOn, plainPromiseTraces, plainStack, UNREAD_PROMISE_TRACE } from "../../components/stack-traces";
 
 // A function named like the SDK's tracer, so its frames are the ones the wrapper recognises.
 function debuggablePromise(): string {
@@ -22,12 +22,27 @@ describe("plainPromiseTraces", () => {
             };
             plainPromiseTraces();
             plainPromiseTraces();
-            const traced = debuggablePromise();
-            assert.match(traced, /^Error: traced\n {4}at debuggablePromise \(/);
+            assert.equal(debuggablePromise(), UNREAD_PROMISE_TRACE, "not formatted: no leak report will print it");
             assert.equal(elsewhere(), "mapped: ours");
             assert.deepEqual(seen, ["elsewhere"], "the hook ran once, for the other error only: wrapped once");
         } finally {
             Error.prepareStackTrace = saved;
+        }
+    });
+
+    it("gives the SDK's promise traces in V8's format when its leak report will print them", () => {
+        const saved = Error.prepareStackTrace;
+        const env = process.env.PULUMI_DEBUG_PROMISE_LEAKS;
+        try {
+            process.env.PULUMI_DEBUG_PROMISE_LEAKS = "true";
+            Error.prepareStackTrace = (error: Error) => `mapped: ${error.message}`;
+            plainPromiseTraces();
+            assert.match(debuggablePromise(), /^Error: traced\n {4}at debuggablePromise \(/);
+            assert.equal(elsewhere(), "mapped: ours");
+        } finally {
+            Error.prepareStackTrace = saved;
+            if (env === undefined) delete process.env.PULUMI_DEBUG_PROMISE_LEAKS;
+            else process.env.PULUMI_DEBUG_PROMISE_LEAKS = env;
         }
     });
 
