@@ -132,10 +132,11 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
     const pkgs = FACT_PACKAGES.join(" ");
     const backupDir = q(settings.backup.dir);
     const lines = [
-        // Started first, read last (their answers begin with a line "found" when the program exists).
-        `exec {st2_fd}< <(if command -v st2 >/dev/null; then echo found; (timeout 60 st2 --version 2>&1 || true) | head -n 1; fi)`,
-        `exec {ctl_fd}< <(if command -v st2ctl >/dev/null; then echo found; timeout 60 st2ctl status 2>&1 || true; fi)`,
-        `exec {rev_fd}< <(mistral_revision ${q(settings.mistral.configFile)})`,
+        // Started first, read last (their answers begin with a line "found" when the program exists);
+        // stdin from /dev/null: this script itself arrives on stdin.
+        `exec {st2_fd}< <(if command -v st2 >/dev/null; then echo found; (timeout 60 st2 --version 2>&1 || true) | head -n 1; fi </dev/null)`,
+        `exec {ctl_fd}< <(if command -v st2ctl >/dev/null; then echo found; timeout 60 st2ctl status 2>&1 || true; fi </dev/null)`,
+        `exec {rev_fd}< <(mistral_revision ${q(settings.mistral.configFile)} </dev/null)`,
         `jp="" jv="" jn="" jl="" jr="" jid="" jvid="" # set by json_str and json_words (printf -v)`,
         `id="" version_id="" id_like=""`,
         `if [ -r /etc/os-release ]; then`,

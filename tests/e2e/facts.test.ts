@@ -93,7 +93,11 @@ describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => 
             assert.equal(ran[ran.length - 1], `st2-${h.name}-verify`);
             assert.match(sshRun(h, "st2 --version 2>&1").stdout, /^st2 2\.2\.0/);
         }
-        type Report = { name: string; fromVersion: string; facts: { packages: Record<string, string>; os: { id: string; versionId: string }; st2Version: string } };
+        type Report = {
+            name: string;
+            fromVersion: string;
+            facts: { packages: Record<string, string>; os: { id: string; versionId: string }; st2Version: string; mistral: { dbRevision: string | null } };
+        };
         const before = (stack.outputs() as { hosts: Report[] }).hosts;
         for (const r of before) {
             assert.equal(r.fromVersion, "2.0.1");
@@ -109,6 +113,12 @@ describe("facts-driven upgrade, then nothing", { timeout: 40 * MINUTES }, () => 
         for (const r of now) {
             assert.equal(r.fromVersion, "2.0.1", "the plan keeps the start of the recorded upgrade");
             assert.match(r.facts.packages.st2, /^2\.2\.0-/, "the facts say what the host runs now");
+            // The Mistral database's revision, as the host's own PostgreSQL gives it.
+            const host = hosts.find((h) => h.name === r.name)!;
+            const revision = sshRun(host, `sudo -u postgres psql -X -A -t -d mistral -c 'SELECT version_num FROM alembic_version'`);
+            assert.equal(revision.code, 0, revision.stderr);
+            assert.match(revision.stdout.trim(), /^\w+$/);
+            assert.equal(r.facts.mistral.dbRevision, revision.stdout.trim());
         }
     });
 });
