@@ -137,7 +137,7 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `exec {st2_fd}< <(if command -v st2 >/dev/null; then echo found; (timeout 60 st2 --version 2>&1 || true) | head -n 1; fi </dev/null)`,
         `exec {ctl_fd}< <(if command -v st2ctl >/dev/null; then echo found; timeout 60 st2ctl status 2>&1 || true; fi </dev/null)`,
         `exec {rev_fd}< <(mistral_revision ${q(settings.mistral.configFile)} </dev/null)`,
-        `jp="" jv="" jn="" jl="" jr="" jid="" jvid="" # set by json_str and json_words (printf -v)`,
+        `jp="" jv="" jn="" jl="" jr="" jid="" jvid="" st2v="" revision="" # set by json_* (printf -v)`,
         `id="" version_id="" id_like=""`,
         `if [ -r /etc/os-release ]; then`,
         `  # shellcheck source=/dev/null`,
@@ -205,12 +205,7 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `    backup="{\\"name\\":$jn,\\"manifest\\":$manifest}"`,
         `  fi`,
         `fi`,
-        `st2v=null`,
-        `if read -r -u "$st2_fd" _; then`,
-        `  line=""`,
-        `  IFS= read -r -u "$st2_fd" line || true`,
-        `  json_str st2v "$line"`,
-        `fi`,
+        `json_answer st2v "$st2_fd"`,
         `ctl=null`,
         `if read -r -u "$ctl_fd" _; then`,
         `  listed=() running=()`,
@@ -223,12 +218,7 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         `  json_words jr \${running[@]+"\${running[@]}"}`,
         `  ctl="{\\"components\\":[$jl],\\"running\\":[$jr]}"`,
         `fi`,
-        `revision=null`,
-        `if read -r -u "$rev_fd" _; then`,
-        `  rev=""`,
-        `  IFS= read -r -u "$rev_fd" rev || true`,
-        `  json_str revision "$rev"`,
-        `fi`,
+        `json_answer revision "$rev_fd"`,
         `json_str jid "$id"`,
         `json_str jvid "$version_id"`,
         `jpm=null`,
@@ -264,6 +254,16 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
     list+="\${list:+,}$item"
   done
   printf -v "$name" '%s' "$list"
+}`,
+        // json_answer NAME FD: NAME becomes null when the answer on FD has no line "found", else
+        // the line after it as a JSON string.
+        `json_answer() {
+  local line=""
+  printf -v "$1" null
+  if read -r -u "$2" _; then
+    IFS= read -r -u "$2" line || true
+    json_str "$1" "$line"
+  fi
 }`,
         // The alembic revision of the Mistral database, after a line "found" when it could be read.
         `mistral_revision() {
