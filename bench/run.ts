@@ -567,6 +567,46 @@ function emptyProgram(): TempStack {
     return s;
 }
 
+/**
+ * The no-op's resource graph and nothing of ours: a fleet component, per host a component and its 8
+ * steps chained by dependsOn, hosts in batches after one another (1 + 1 + 8 x 9 = 74 resources, the
+ * 8-host stack's). Its steps are `local.Command`s of the same provider, running `true` when created;
+ * no config, no fact read, no scripts. Same tsconfig as the program (ts-node transpiles with swc).
+ */
+function graphOnlyProgram(hosts: number, batchSize: number): TempStack {
+    const index = [
+        "// The resource graph of the program's no-op, nothing else (bench/run.ts graphOnlyProgram).",
+        'import * as pulumi from "@pulumi/pulumi";',
+        'import * as command from "@pulumi/command";',
+        'const fleet = new pulumi.ComponentResource("graph:fleet:Fleet", "fleet");',
+        "let previous: pulumi.Resource[] = [];",
+        `for (let first = 0; first < ${hosts}; first += ${batchSize}) {`,
+        "    const verified: pulumi.Resource[] = [];",
+        `    for (let h = first; h < Math.min(first + ${batchSize}, ${hosts}); h++) {`,
+        '        const host = new pulumi.ComponentResource("graph:host:Host", `h${h}`, {}, { parent: fleet });',
+        "        let after = previous;",
+        "        for (let step = 0; step < 8; step++) {",
+        '            after = [new command.local.Command(`h${h}-${step}`, { create: "true", triggers: [step] }, { parent: host, dependsOn: after })];',
+        "        }",
+        "        verified.push(...after);",
+        "    }",
+        "    previous = verified;",
+        "}",
+        "",
+    ].join("\n");
+    const s = makeTempStack({
+        files: {
+            "Pulumi.yaml": "name: bench-graph\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
+            "index.ts": index,
+            "package.json": JSON.stringify({ name: "bench-graph", private: true, main: "index.ts" }),
+            "tsconfig.json": fs.readFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), "utf8").replace(/"include": \[[^\]]*\]/, '"include": ["index.ts"]'),
+        },
+        stack: "graph",
+    });
+    cleanup.stacks.add(s);
+    return s;
+}
+
 async function plainUp(stack: TempStack): Promise<TimedRun> {
     const r = await runTimed(pulumiBin(), ["up", "--yes", "--skip-preview", "--non-interactive"], { cwd: stack.dir, env: asOperator(stack.env) });
     if (r.code !== 0) throw new Error(`pulumi up in ${stack.dir} failed (${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
@@ -624,6 +664,22 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
             for (let i = 0; i < params.noopRuns; i++) withoutReadRuns.push(round((await plainUp(withoutRead)).wallSeconds));
             log(`no-op up without the fact read: ${withoutReadRuns.join(", ")} s`);
             if (hosts.map(sshdSessions).some((n, i) => n !== after[i])) throw new Error("the no-op up with facts from a file logged in to a host");
+            // The same resource graph without the program (graphOnlyProgram), once created.
+            const graph = graphOnlyProgram(params.fleetHosts, params.batchSize);
+            await plainUp(graph);
+            const graphRuns: number[] = [];
+            const graphEmptyRuns: number[] = [];
+            for (let i = 0; i < params.noopRuns; i++) {
+                const r = await plainUp(graph);
+                if (!/\b\d+ unchanged\b/.test(r.stdout) || /\b(created|updated|replaced|deleted)\b/.test(r.stdout.slice(r.stdout.lastIndexOf("Resources:")))) {
+                    throw new Error(`the graph-only program's second up changed something:\n${r.stdout.slice(-2000)}`);
+                }
+                graphRuns.push(round(r.wallSeconds));
+                graphEmptyRuns.push(round((await plainUp(empty)).wallSeconds));
+            }
+            const graphResources = Number(/(\d+) unchanged/.exec((await plainUp(graph)).stdout)?.[1] ?? NaN);
+            log(`no-op up of the resource graph alone (${graphResources} resources): ${graphRuns.join(", ")} s; empty program ${graphEmptyRuns.join(", ")} s`);
+            dropStack(graph);
             dropStack(empty);
             const resources = Number(/(\d+) unchanged/.exec((await plainUp(stack)).stdout)?.[1] ?? NaN);
             return {
@@ -634,6 +690,13 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
                 withoutFactReadRuns: withoutReadRuns,
                 withoutFactReadSeconds: median(withoutReadRuns),
                 withoutFactReadRatio: round(median(withoutReadRuns) / median(emptyRuns)),
+                graphOnly: {
+                    resources: graphResources,
+                    runs: graphRuns,
+                    emptyRuns: graphEmptyRuns,
+                    seconds: median(graphRuns),
+                    ratio: round(median(graphRuns) / median(graphEmptyRuns)),
+                },
                 resources,
                 sshLoginsDuringNoop: 0,
             };
@@ -744,7 +807,9 @@ async function main(): Promise<void> {
     const ratio = (a?: number, b?: number): number | null => (a !== undefined && b ? round(a / b, 3) : null);
     const o = outage as { oursSeconds: number; oursSecondsEventLog: number; baselineSeconds: number } | undefined;
     const f = fleet?.fleet as { oursSeconds: number; baselineSeconds: number } | undefined;
-    const n = fleet?.noop as { oursSeconds: number; emptySeconds: number; withoutFactReadSeconds?: number; withoutFactReadRatio?: number } | undefined;
+    const n = fleet?.noop as
+        | { oursSeconds: number; emptySeconds: number; withoutFactReadSeconds?: number; withoutFactReadRatio?: number; graphOnly?: { resources: number; seconds: number; emptyRuns: number[]; ratio: number } }
+        | undefined;
     const ten = preview?.ten;
     const figures = {
         outageRatio: ratio(o?.oursSeconds, o?.baselineSeconds),
@@ -791,6 +856,10 @@ async function main(): Promise<void> {
     if (n) rows.push(["second up, no-op, median (s)", `${n.oursSeconds}`, `${n.emptySeconds} (empty program)`, `${figures.noopRatio}`, `<= ${TARGETS.noopRatio}`, yes(met.noopRatio)]);
     if (n?.withoutFactReadSeconds !== undefined) {
         rows.push(["  the same, facts from a file (no SSH; informational)", `${n.withoutFactReadSeconds}`, `${n.emptySeconds} (empty program)`, `${n.withoutFactReadRatio}`, "-", "-"]);
+    }
+    if (n?.graphOnly) {
+        const g = n.graphOnly;
+        rows.push([`  its resource graph alone, ${g.resources} resources (informational)`, `${g.seconds}`, `${median(g.emptyRuns)} (empty program)`, `${g.ratio}`, "-", "-"]);
     }
     if (ten) rows.push(["preview 10 hosts, median (s)", `${ten.tenSeconds}`, `${ten.emptySeconds} (empty program)`, `${figures.preview10Ratio}`, `<= ${TARGETS.preview10Ratio}`, yes(met.preview10Ratio)]);
     for (const p of previews) {
