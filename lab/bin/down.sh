@@ -52,7 +52,7 @@ if [ -n "$EVERYTHING" ]; then
     for _ in $(seq 1 50); do lab_alive "$pid" || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$LAB_DIR/run/http.pid"
+  rm -f "$(lab_http_pid_file)" "$LAB_DIR/run/http.pid" # http.pid: the one file of earlier versions
   # Stray veths of hosts whose records were lost, then the bridge.
   for v in $(ip -o link show master "$LAB_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
     ip link del "$v" 2>/dev/null || true

@@ -70,9 +70,13 @@ lab_http_dir() {
   tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | awk 'prev == "--directory" { print; exit } { prev = $0 }'
 }
 
-lab_http_pid() { # PID of the running repository server of this lab folder, or nothing
+# The pid file of this lab folder's repository server on LAB_BRIDGE: one per bridge, since a server
+# binds its bridge's address and a folder may serve hosts on another bridge (LAB_BRIDGE=...) too.
+lab_http_pid_file() { printf '%s' "$LAB_DIR/run/http-$LAB_BRIDGE.pid"; }
+
+lab_http_pid() { # PID of the running repository server of this lab folder on LAB_BRIDGE, or nothing
   local pid
-  pid=$(cat "$LAB_DIR/run/http.pid" 2>/dev/null || true)
+  pid=$(cat "$(lab_http_pid_file)" 2>/dev/null || true)
   if [ -n "$pid" ] && grep -q http.server "/proc/$pid/cmdline" 2>/dev/null; then printf '%s' "$pid"; return 0; fi
   # pid file lost (failed up): whoever listens on the bridge's port, if it serves this lab's repository
   # (another lab folder's server on the same bridge would give our hosts its packages)
@@ -102,10 +106,10 @@ lab_http_ensure() {
   fi
   setsid "$LAB_PYTHON" -m http.server "$LAB_HTTP_PORT" --bind "$LAB_BRIDGE_IP" --directory "$LAB_REPO" \
     >>"$LAB_DIR/run/http.log" 2>&1 </dev/null 8>&- 9>&- &
-  echo $! > "$LAB_DIR/run/http.pid"
+  echo $! > "$(lab_http_pid_file)"
   for _ in $(seq 1 100); do
     if timeout 1 bash -c "exec 3<>/dev/tcp/$LAB_BRIDGE_IP/$LAB_HTTP_PORT" 2>/dev/null; then
-      lab_log "apt repository served at http://$LAB_BRIDGE_IP:$LAB_HTTP_PORT/ (pid $(cat "$LAB_DIR/run/http.pid"))"
+      lab_log "apt repository served at http://$LAB_BRIDGE_IP:$LAB_HTTP_PORT/ (pid $(cat "$(lab_http_pid_file)"))"
       return 0
     fi
     sleep 0.05
