@@ -30,9 +30,11 @@ export const UNCHECKED_HOST_KEY = ["StrictHostKeyChecking=no", "UserKnownHostsFi
  * (golang.org/x/crypto v0.48.0, ssh/common.go `defaultKexAlgos`) offers mlkem768x25519-sha256, then
  * curve25519-sha256 and older ones; OpenSSH 9.x prefers sntrup761x25519, whose implementation in
  * OpenSSH 9.2 costs about 60 ms of CPU on each side of every login (measured: 5 logins to a lab host
- * took 0.34 s of client CPU with it, 0.04 s without). Removing it (a `-` list: names this ssh does
- * not know are ignored) leaves mlkem768x25519 first where this OpenSSH has it (9.9 and later), else
- * curve25519: the exchange the steps negotiate with the same sshd.
+ * took 0.34 s of client CPU with it, 0.04 s without). Removing it (a `-` list, OpenSSH 7.5 and later;
+ * Node.js 18+ binaries need glibc 2.28, nodejs/node BUILDING.md since commit 3671cc0: Debian 10,
+ * Ubuntu 20.04, RHEL 8, which ship OpenSSH 7.9 or later; names this ssh does not know are ignored) leaves
+ * mlkem768x25519 first where this OpenSSH has it (9.9 and later), else curve25519: the exchange the
+ * steps negotiate with the same sshd.
  */
 export const STEPS_KEX = "KexAlgorithms=-sntrup761x25519-sha512@openssh.com,sntrup761x25519-sha512";
 
