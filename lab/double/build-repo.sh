@@ -12,18 +12,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export LC_ALL=C.UTF-8 LANG=C.UTF-8 TZ=UTC
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 
-need() {
-    local missing=()
-    for cmd_pkg in "$@"; do
-        command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || missing+=("${cmd_pkg#*:}")
-    done
-    if ((${#missing[@]})); then
-        echo "build-repo: installing ${missing[*]}" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
-            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
-    fi
-}
-need dpkg-deb:dpkg dpkg-scanpackages:dpkg-dev gzip:gzip python3:python3 sha256sum:coreutils
+# shellcheck source=lab/double/need.sh
+. "$HERE/need.sh"
+need build-repo dpkg-deb:dpkg dpkg-scanpackages:dpkg-dev gzip:gzip python3:python3 sha256sum:coreutils
 
 # Hash of everything that goes into the packages.
 source_hash() {

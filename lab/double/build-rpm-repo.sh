@@ -17,18 +17,9 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 # 3.9 EL 8 and 9 (components/catalog/releases.ts, from st2docs v3.8/v3.9 install/system_requirements.rst).
 EL_VERSIONS=(3.8.1 3.9.0)
 
-need() {
-    local missing=()
-    for cmd_pkg in "$@"; do
-        command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || missing+=("${cmd_pkg#*:}")
-    done
-    if ((${#missing[@]})); then
-        echo "build-rpm-repo: installing ${missing[*]}" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
-    fi
-}
-need rpmbuild:rpm createrepo_c:createrepo-c python3:python3 sha256sum:coreutils
+# shellcheck source=lab/double/need.sh
+. "$HERE/need.sh"
+need build-rpm-repo rpmbuild:rpm createrepo_c:createrepo-c python3:python3 sha256sum:coreutils
 
 source_hash() {
     (
