@@ -163,8 +163,11 @@ describe("the double on lab hosts = real StackStorm", { timeout: 30 * MINUTES },
         const down = runGuard(h, [packageManager("apt").query, st2ctlDown], ["st2ctl status | st2ctl_down"]);
         assert.equal(down.code, 0, down.stderr);
         assert.equal(down.stdout, "", "st2chatops is listed by st2ctl but not installed: not a service that is down");
-        // and a stopped service is reported
-        sshRun(h, "sudo pkill -f 'bin/st2garbagecollector '");
+        // and a stopped service is reported, once it has exited (pkill only sends SIGTERM: under load
+        // the process was still there for the next st2ctl status, and nothing was down yet)
+        // ([s]: the pattern must not match this very command line, which pkill -f would end too)
+        const stopped = sshRun(h, "sudo pkill -f 'bin/[s]t2garbagecollector '; for _ in $(seq 1 100); do pgrep -f 'bin/[s]t2garbagecollector ' >/dev/null || exit 0; sleep 0.1; done; exit 1");
+        assert.equal(stopped.code, 0, `st2garbagecollector still runs 10 s after SIGTERM: ${stopped.stderr}`);
         const after = runGuard(h, [packageManager("apt").query, st2ctlDown], ["st2ctl status | st2ctl_down"]);
         assert.equal(after.stdout, "st2garbagecollector\n");
         sshRun(h, "sudo st2ctl start >/dev/null");
