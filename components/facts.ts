@@ -35,7 +35,7 @@ export type { PlannedHost, ResolvedHost };
 import { inPlaceRefusal, parseBackupName, plan, restorePlan, upgradePath, type RestoreSource } from "./plan";
 import { heldButStarted } from "./rollout";
 import { runSsh, sshArgs, type SshRunResult } from "./ssh-client";
-import { iniGet, mistralDbUrl, psql } from "./scripts/library";
+import { iniGet, mistralDbUrl, psql, versionGe } from "./scripts/library";
 import { packageManager } from "./scripts/packageManagers";
 import { q, readScript, type ReadScript } from "./scripts/shell";
 
@@ -168,10 +168,11 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         // newest counts, and the package is reported unfinished). "package X is not installed" is skipped.
         `  while read -r p v rest; do`,
         `    if [ -z "$v" ] || [ -n "$rest" ]; then continue; fi`,
-        `    if [ -n "\${version[$p]:-}" ]; then`,
-        `      version[$p]=$(printf '%s\\n' "\${version[$p]}" "$v" | sort -V | tail -n 1) state[$p]=U`,
-        `    else`,
+        `    if [ -z "\${version[$p]:-}" ]; then`,
         `      version[$p]=$v state[$p]=i`,
+        `    else`,
+        `      if version_ge "$v" "\${version[$p]}"; then version[$p]=$v; fi`,
+        `      state[$p]=U`,
         `    fi`,
         `  done < <(rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' ${pkgs} 2>/dev/null || true)`,
         `fi`,
@@ -230,6 +231,7 @@ export function factScript(host: string, settings: Pick<Settings, "backup" | "mi
         iniGet,
         mistralDbUrl,
         psql,
+        versionGe,
         // Strings are cut at 64 characters (list items at 32, lists at 20 items) and stripped of control
         // characters: whatever the host prints, the line stays under 3 KiB (4 KiB is the limit).
         // json_str NAME TEXT [MAX]: NAME becomes TEXT as a JSON string.
