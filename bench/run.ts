@@ -613,6 +613,18 @@ async function plainUp(stack: TempStack): Promise<TimedRun> {
     return r;
 }
 
+/**
+ * `pulumi up` of a stack at rest, which must change nothing: its wall time and the number of
+ * resources the summary says were unchanged.
+ */
+async function noopUp(stack: TempStack, what: string): Promise<{ seconds: number; unchanged: number }> {
+    const r = await plainUp(stack);
+    const summary = r.stdout.slice(r.stdout.lastIndexOf("Resources:"));
+    const unchanged = /\b(\d+) unchanged\b/.exec(summary);
+    if (/\b(created|updated|replaced|deleted)\b/.test(summary) || !unchanged) throw new Error(`${what}: the second up changed something:\n${summary}`);
+    return { seconds: round(r.wallSeconds), unchanged: Number(unchanged[1]) };
+}
+
 async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Record<string, unknown>; noop?: Record<string, unknown> }> {
     // Ours.
     const hosts = upHosts(PREFIXES.fleetOurs, params.fleetHosts);
@@ -639,13 +651,11 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
             const sessions = hosts.map(sshdSessions);
             const oursRuns: number[] = [];
             const emptyRuns: number[] = [];
+            let resources = NaN;
             for (let i = 0; i < params.noopRuns; i++) {
-                const r = await plainUp(stack);
-                const summary = r.stdout.slice(r.stdout.lastIndexOf("Resources:"));
-                if (/\b(created|updated|replaced|deleted)\b/.test(summary) || !/unchanged/.test(summary)) {
-                    throw new Error(`the second up changed something:\n${summary}`);
-                }
-                oursRuns.push(round(r.wallSeconds));
+                const r = await noopUp(stack, "the program");
+                oursRuns.push(r.seconds);
+                resources = r.unchanged;
                 emptyRuns.push(round((await plainUp(empty)).wallSeconds));
                 log(`no-op up ${i + 1}: ours ${oursRuns[i]} s, empty program ${emptyRuns[i]} s`);
             }
@@ -661,7 +671,7 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
             const withoutRead = { ...stack, env: { ...stack.env } };
             useFactsFile(stack.dir, withoutRead.env, Object.fromEntries(reported.map((h) => [h.name, { ...h.facts, freeMb: { packageCache: 9000, backup: 9000 } }])));
             const withoutReadRuns: number[] = [];
-            for (let i = 0; i < params.noopRuns; i++) withoutReadRuns.push(round((await plainUp(withoutRead)).wallSeconds));
+            for (let i = 0; i < params.noopRuns; i++) withoutReadRuns.push((await noopUp(withoutRead, "the program with facts from a file")).seconds);
             log(`no-op up without the fact read: ${withoutReadRuns.join(", ")} s`);
             if (hosts.map(sshdSessions).some((n, i) => n !== after[i])) throw new Error("the no-op up with facts from a file logged in to a host");
             // The same resource graph without the program (graphOnlyProgram), once created.
@@ -669,19 +679,16 @@ async function fleetPhase(repoUrl: () => Promise<string>): Promise<{ fleet: Reco
             await plainUp(graph);
             const graphRuns: number[] = [];
             const graphEmptyRuns: number[] = [];
+            let graphResources = NaN;
             for (let i = 0; i < params.noopRuns; i++) {
-                const r = await plainUp(graph);
-                if (!/\b\d+ unchanged\b/.test(r.stdout) || /\b(created|updated|replaced|deleted)\b/.test(r.stdout.slice(r.stdout.lastIndexOf("Resources:")))) {
-                    throw new Error(`the graph-only program's second up changed something:\n${r.stdout.slice(-2000)}`);
-                }
-                graphRuns.push(round(r.wallSeconds));
+                const r = await noopUp(graph, "the graph-only program");
+                graphRuns.push(r.seconds);
+                graphResources = r.unchanged;
                 graphEmptyRuns.push(round((await plainUp(empty)).wallSeconds));
             }
-            const graphResources = Number(/(\d+) unchanged/.exec((await plainUp(graph)).stdout)?.[1] ?? NaN);
             log(`no-op up of the resource graph alone (${graphResources} resources): ${graphRuns.join(", ")} s; empty program ${graphEmptyRuns.join(", ")} s`);
             dropStack(graph);
             dropStack(empty);
-            const resources = Number(/(\d+) unchanged/.exec((await plainUp(stack)).stdout)?.[1] ?? NaN);
             return {
                 oursRuns,
                 emptyRuns,
